@@ -1,0 +1,36 @@
+"""Deploy function: an ECR push (or a manual request) becomes a deploy of every matching target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pushdeploy import wiring
+from pushdeploy.events import IgnoredEvent, parse_deploy_event
+from pushdeploy.usecases.deploy import ManualDeployRequest
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Parse the event, deploy, report; raise when a retry may finish what failed."""
+    request = parse_deploy_event(event, request_id=context.aws_request_id)
+    if isinstance(request, IgnoredEvent):
+        logger.info("Event ignored", extra={"reason": request.reason})
+        return request.as_result()
+    deployer = wiring.deployer()
+    push = deployer.resolve_manual(request) if isinstance(request, ManualDeployRequest) else request
+    outcome = deployer.deploy(push)
+    for report in outcome.reports:
+        metrics.add_metric(name=f"Deploy{report.status.value.title()}", unit=MetricUnit.Count, value=1)
+    result = outcome.as_result()
+    logger.info("Deploy finished", extra={"result": result})
+    outcome.raise_if_retryable()
+    return result

@@ -1,0 +1,55 @@
+"""The interfaces the use cases need from the outside world; adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from pushdeploy.domain.messages import Notification
+from pushdeploy.domain.service import ServiceState
+
+
+class TargetConfigSource(Protocol):
+    def target_parameters(self, repository: str) -> Mapping[str, str]:
+        """The raw config of every target of ``repository``: full parameter name to value."""
+        ...
+
+
+class ParameterCatalog(Protocol):
+    def names_under(self, path: str) -> list[str]:
+        """Names of the parameters directly under ``path`` (no values)."""
+        ...
+
+    def missing(self, names: Iterable[str]) -> list[str]:
+        """Those of ``names`` that do not exist (no values are read)."""
+        ...
+
+
+class ImageCatalog(Protocol):
+    def find_image(self, repository: str, tag: str) -> tuple[str, str]:
+        """The digest and registry id of ``repository:tag``."""
+        ...
+
+
+class EcsGateway(Protocol):
+    def describe_service(self, cluster: str, service: str) -> ServiceState: ...
+
+    def describe_task_definition(self, arn: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
+        """The task definition and its tags."""
+        ...
+
+    def register_task_definition(self, request: Mapping[str, Any]) -> str:
+        """Register a revision; returns its ARN."""
+        ...
+
+    def update_service(
+        self, cluster: str, service: str, task_definition_arn: str, *, force_new_deployment: bool = False
+    ) -> str | None:
+        """Point the service at a revision; returns the id of the deployment this started."""
+        ...
+
+
+class NotificationPublisher(Protocol):
+    def publish(self, notification: Notification) -> str:
+        """Publish; returns the message id."""
+        ...

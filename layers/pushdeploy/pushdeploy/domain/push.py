@@ -1,0 +1,65 @@
+"""What is being deployed: a pushed image, and where in AWS the target lives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pushdeploy.domain.errors import DeployError
+
+
+class Trigger(StrEnum):
+    """What started a deploy."""
+
+    PUSH = "push"
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True)
+class ImagePush:
+    """An image, pinned by digest, and the tag it was pushed (or asked for) under."""
+
+    repository: str
+    tag: str
+    digest: str
+    registry: str
+    trigger: Trigger
+    event_id: str
+    targets: tuple[str, ...] | None = None  # a manual deploy may name the targets it is meant for
+
+    @property
+    def repository_uri(self) -> str:
+        """``<registry>/<repository>``, the image name without tag or digest."""
+        return f"{self.registry}/{self.repository}"
+
+    @property
+    def image_uri(self) -> str:
+        """The image pinned by digest: ``<registry>/<repository>@sha256:...``."""
+        return f"{self.repository_uri}@{self.digest}"
+
+
+def ecr_registry(account: str, region: str) -> str:
+    """The registry host of an account's private ECR registry in ``region``."""
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"{account}.dkr.ecr.{region}.{suffix}"
+
+
+@dataclass(frozen=True)
+class AwsLocation:
+    """Partition, Region and account of a resource, read from its ARN."""
+
+    partition: str
+    region: str
+    account: str
+
+    @classmethod
+    def from_arn(cls, arn: str) -> AwsLocation:
+        """Parse ``arn:<partition>:<service>:<region>:<account>:...``."""
+        parts = arn.split(":", 5)
+        if len(parts) < 6 or parts[0] != "arn":
+            raise DeployError(f"not an ARN: {arn}")
+        return cls(partition=parts[1], region=parts[3], account=parts[4])
+
+    def parameter_arn(self, name: str) -> str:
+        """The ARN of Parameter Store parameter ``name`` here (the leading slash is not repeated)."""
+        return f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter/{name.lstrip('/')}"

@@ -1,0 +1,54 @@
+"""Secrets as a task definition takes them: ``valueFrom`` ARNs, never values."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pushdeploy.domain.config import TargetConfig
+from pushdeploy.domain.errors import ConfigError
+from pushdeploy.domain.push import AwsLocation
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class SecretReference:
+    """A secret's ``valueFrom`` and, for a parameter in this Region and account, its name (checkable)."""
+
+    value_from: str
+    local_parameter: str | None
+
+
+def resolve_secret(reference: str, location: AwsLocation) -> SecretReference:
+    """Turn a config's secret reference (a parameter name or an ARN) into a ``valueFrom`` ARN."""
+    if not reference.startswith("arn:"):
+        name = f"/{reference}" if "/" in reference and not reference.startswith("/") else reference
+        return SecretReference(location.parameter_arn(name), name)
+    if ":ssm:" in reference:
+        arn_location = AwsLocation.from_arn(reference)
+        if (arn_location.region, arn_location.account) == (location.region, location.account):
+            name = reference.split(":parameter", 1)[1]
+            # A hierarchical name keeps its leading slash; a flat one has none.
+            return SecretReference(reference, name if name.count("/") > 1 else name.lstrip("/"))
+    return SecretReference(reference, None)
+
+
+def target_secrets(
+    config: TargetConfig, names_under_path: Iterable[str], location: AwsLocation
+) -> dict[str, SecretReference]:
+    """Every secret a target injects: the parameters directly under ``secretsPath`` (named by their last
+    path segment), then ``secrets``, which wins on a clash."""
+    references: dict[str, str] = {}
+    for parameter in sorted(names_under_path):
+        env_name = parameter.rsplit("/", 1)[-1]
+        if not _ENV_NAME.match(env_name):
+            raise ConfigError(
+                config.parameter,
+                f"parameter {parameter} under secretsPath {config.secrets_path} is not named like an "
+                "environment variable (letters, digits, underscores); rename it or list it in 'secrets'",
+            )
+        references[env_name] = parameter
+    references.update(config.secrets)
+    return {name: resolve_secret(reference, location) for name, reference in references.items()}

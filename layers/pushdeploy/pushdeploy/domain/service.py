@@ -1,0 +1,34 @@
+"""An ECS service as the deployer sees it, and whether it can take a new task definition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pushdeploy.domain.errors import ServiceNotDeployableError
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """The parts of DescribeServices the deployer relies on."""
+
+    arn: str
+    name: str
+    cluster_arn: str
+    status: str
+    task_definition_arn: str
+    deployment_controller: str = "ECS"
+
+
+def check_deployable(service: ServiceState, cluster: str) -> None:
+    """Raise unless the service is ACTIVE and uses the ECS deployment controller."""
+    if service.status != "ACTIVE":
+        raise ServiceNotDeployableError(
+            f"service {service.name} in cluster {cluster} is {service.status}, not ACTIVE: "
+            "it is being deleted or was deleted; recreate it or point the target elsewhere"
+        )
+    if service.deployment_controller != "ECS":
+        raise ServiceNotDeployableError(
+            f"service {service.name} in cluster {cluster} uses the {service.deployment_controller} deployment "
+            "controller; pushdeploy updates services that use the ECS controller (rolling, blue/green, "
+            "linear or canary through deploymentConfiguration.strategy)"
+        )

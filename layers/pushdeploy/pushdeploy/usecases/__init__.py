@@ -1,0 +1,1 @@
+"""The use cases: the domain driven through the adapters."""
