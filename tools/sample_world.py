@@ -39,7 +39,7 @@ SECRET_PARAMETERS = (
     "/api/prod/DATABASE_URL",
 )
 # A value the tests look for in every output: it must never leave Parameter Store.
-SECRET_VALUE = "s3cr3t-value-that-must-never-be-logged"
+SECRET_VALUE = "s3cr3t-value-that-must-never-be-logged"  # noqa: S105 - a marker, not a credential
 
 
 @dataclass
@@ -130,7 +130,7 @@ def push_image(session: boto3.Session, repository: str, tag: str, seed: str) -> 
 def seed_world(session: boto3.Session, *, topic_arn: str | None = None) -> World:
     """Create the sample world in whatever AWS ``session`` reaches (moto, in-process or server)."""
     region = session.region_name or "us-east-1"
-    ec2, ecs, ecr, ssm = (session.client(name) for name in ("ec2", "ecs", "ecr", "ssm"))
+    ec2, ecs, ecr, ssm = (session.client("ec2"), session.client("ecs"), session.client("ecr"), session.client("ssm"))
 
     repository = ecr.create_repository(repositoryName=REPOSITORY)["repository"]
     repository_uri = repository["repositoryUri"]
