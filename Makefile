@@ -11,6 +11,7 @@ SAM := $(SAM_VENV)/bin/sam
 PY313_BIN := $(dir $(PYTHON313))
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
+export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/pushdeploy
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -54,8 +55,8 @@ invoke: $(VENV)/.installed ## Run an event file against the local stack: make in
 validate-config: $(VENV)/.installed ## Check a target config file: make validate-config FILE=config.json
 	$(PY) -m tools.config validate $(FILE)
 
-put-config: $(VENV)/.installed ## Store a target config: make put-config FILE=config.json REPOSITORY=api TARGET=staging
-	$(PY) -m tools.config put $(FILE) --repository $(REPOSITORY) --target $(TARGET)
+put-config: $(VENV)/.installed ## Store a target config in a local AWS: make put-config FILE=f.json REPOSITORY=api TARGET=staging ENDPOINT=http://127.0.0.1:PORT
+	$(PY) -m tools.config put $(FILE) --repository $(REPOSITORY) --target $(TARGET) --endpoint-url $(ENDPOINT)
 
 build: $(SAM_VENV)/.installed ## sam build
 	PATH="$(PY313_BIN):$$PATH" $(SAM) build

@@ -112,6 +112,7 @@ class Invocation:
     attempts: int
     result: Any = None
     error: str | None = None
+    output: str = ""  # what the function printed (its structured logs and metrics), as CloudWatch would hold
     sent_to_on_failure: bool = False
 
 
@@ -316,13 +317,26 @@ class LocalAws:
                     delivery.invocations.append(self.invoke_async(function, event))
         return delivery
 
+    def run_event(self, stack: LocalStack, event: dict[str, Any], function_id: str = "DeployFunction") -> Delivery:
+        """An EventBridge event goes through the rules; anything else is a direct (console) invoke."""
+        if "source" in event and "detail-type" in event:
+            return self.deliver(stack, event)
+        delivery = Delivery(event, matched_rules=["(direct invoke)"])
+        invocation = Invocation(function_id, attempts=1)
+        try:
+            invocation.result = self.invoke(stack.functions[function_id], event, invocation)
+        except Exception as exc:
+            invocation.error = f"{type(exc).__name__}: {exc}"
+        delivery.invocations.append(invocation)
+        return delivery
+
     def invoke_async(self, function: StackFunction, event: dict[str, Any]) -> Invocation:
         """Invoke as Lambda does for EventBridge: retry on error, then send to the on-failure destination."""
         invocation = Invocation(function.logical_id, attempts=0)
         for _ in range(1 + function.max_retries):
             invocation.attempts += 1
             try:
-                invocation.result = self.invoke(function, event)
+                invocation.result = self.invoke(function, event, invocation)
             except Exception as exc:
                 invocation.error = f"{type(exc).__name__}: {exc}"
                 continue
@@ -333,8 +347,11 @@ class LocalAws:
             invocation.sent_to_on_failure = True
         return invocation
 
-    def invoke(self, function: StackFunction, event: dict[str, Any]) -> Any:
-        """Run the function's handler in this process, with the environment the stack gave it."""
+    def invoke(self, function: StackFunction, event: dict[str, Any], record: Invocation | None = None) -> Any:
+        """Run the function's handler in this process, with the environment the stack gave it.
+
+        What the function prints goes to ``record.output`` when a record is given (to stdout otherwise).
+        """
         from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
 
         environment = {
@@ -344,11 +361,16 @@ class LocalAws:
             # No X-Ray daemon runs locally.
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
-        with patched_environ(environment):
+        output = io.StringIO()
+        with patched_environ(environment), _captured_stdout(output if record is not None else None):
             module = _load_handler_module(function)
             parameters.clear_caches()  # type: ignore[no-untyped-call]
             handler_name = function.handler.rsplit(".", 1)[1]
-            return getattr(module, handler_name)(event, _Context(function))
+            try:
+                return getattr(module, handler_name)(event, _Context(function))
+            finally:
+                if record is not None:
+                    record.output += output.getvalue()
 
     @staticmethod
     def _send_on_failure(function: StackFunction, event: dict[str, Any], invocation: Invocation) -> None:
@@ -389,6 +411,23 @@ class _Context:
         return 120_000
 
 
+@contextlib.contextmanager
+def _captured_stdout(into: io.StringIO | None) -> Iterator[None]:
+    """Send what the handler prints (powertools writes to sys.stdout) to ``into``, if given."""
+    if into is None:
+        yield
+        return
+    handlers = [h for h in logging.getLogger("pushdeploy").handlers if isinstance(h, logging.StreamHandler)]
+    streams = [h.setStream(into) for h in handlers]
+    try:
+        with contextlib.redirect_stdout(into):
+            yield
+    finally:
+        for handler, stream in zip(handlers, streams, strict=True):
+            if stream is not None:
+                handler.setStream(stream)
+
+
 _MODULES: dict[Path, ModuleType] = {}
 
 
@@ -416,20 +455,6 @@ def _load_handler_module(function: StackFunction) -> ModuleType:
 def _read_event(path: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads(Path(path).read_text())
     return event
-
-
-def _run_event(local: LocalAws, stack: LocalStack, event: dict[str, Any]) -> Delivery:
-    if "source" in event and "detail-type" in event:
-        return local.deliver(stack, event)
-    function = stack.functions["DeployFunction"]  # a manual invoke, as from the Lambda console
-    delivery = Delivery(event, matched_rules=["(direct invoke)"])
-    invocation = Invocation(function.logical_id, attempts=1)
-    try:
-        invocation.result = local.invoke(function, event)
-    except Exception as exc:
-        invocation.error = f"{type(exc).__name__}: {exc}"
-    delivery.invocations.append(invocation)
-    return delivery
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -473,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
             seed_world(local.session(), topic_arn=stack.outputs["DeployTopicArn"])
         failed = False
         for path in args.events:
-            delivery = _run_event(local, stack, _read_event(path))
+            delivery = local.run_event(stack, _read_event(path))
             print(f"== {path}: rules matched: {', '.join(delivery.matched_rules) or 'none'}")
             for invocation in delivery.invocations:
                 failed |= invocation.error is not None

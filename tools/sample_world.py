@@ -121,7 +121,14 @@ def push_image(session: boto3.Session, repository: str, tag: str, seed: str) -> 
             "size": 7023,
             "digest": "sha256:" + (seed * 64)[:64],
         },
-        "layers": [],
+        # moto derives the image digest from the layer digests: one layer per image keeps them distinct.
+        "layers": [
+            {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": 31_457_280,
+                "digest": "sha256:" + (seed * 64)[:64],
+            }
+        ],
     }
     response = ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
     return str(response["image"]["imageId"]["imageDigest"])

@@ -61,7 +61,9 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         raise ConfigError(parameter, f"must be a JSON object, got {_json_type(document)}")
     for name in REQUIRED_FIELDS:
         if name not in document:
-            raise ConfigError(parameter, f"missing required field '{name}'")
+            typo = difflib.get_close_matches(name, [key for key in document if key not in KNOWN_FIELDS], n=1)
+            hint = f" (found '{typo[0]}': a typo?)" if typo else ""
+            raise ConfigError(parameter, f"missing required field '{name}'{hint}")
     for name in document:
         if name not in KNOWN_FIELDS:
             raise ConfigError(parameter, f"unknown field '{name}'{_suggestion(name, KNOWN_FIELDS)}")

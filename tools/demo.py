@@ -1,0 +1,229 @@
+"""The whole pushdeploy flow on a local AWS, told step by step: `make demo`.
+
+Starts moto's server on loopback, deploys template.yaml into it, seeds a sample world, delivers sample
+events as EventBridge would, and prints what happened: rules matched, the task-definition diff, the new
+revision, the service, and each notification as the team's inbox received it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from tests.helpers import EVENTS, Inbox, Received
+from tools.localaws import LocalAws, LocalStack
+from tools.sample_world import PROD_CONFIG, SECRET_VALUE, World, put_target_config, seed_world
+
+WIDTH = 100
+
+
+def main() -> int:
+    """Run the demo; exit 0 when every scenario ended as expected."""
+    started = time.monotonic()
+    with LocalAws() as local:
+        _heading(f"Local AWS: moto server at {local.endpoint}")
+        stack = local.deploy()
+        _show_stack(stack)
+        session = local.session()
+        world = seed_world(session, topic_arn=stack.outputs["DeployTopicArn"])
+        inbox = Inbox(session, world.topic_arn)
+        _show_world(session, world)
+
+        scenarios: list[tuple[str, str, str, str | None]] = [
+            ("docker push api:staging-42 (deploys staging)", "ecr-push.json", "DEPLOYING", None),
+            ("docker push api:feature-login (matches no target)", "ecr-push-no-match.json", "SKIPPED", None),
+            ("The same push delivered twice (already running: nothing to do)", "ecr-push.json", "SKIPPED", None),
+            (
+                "docker push api:v1.4.2 with a broken prod config (no 'service')",
+                "ecr-push-prod.json",
+                "FAILED",
+                "break-prod",
+            ),
+            (
+                "Config fixed; redeploy v1.4.2 to prod from the Lambda console",
+                "manual-deploy-targets.json",
+                "DEPLOYING",
+                "fix-prod",
+            ),
+            ("An image delete (not a push: the rule does not match)", "ecr-delete.json", "IGNORED", None),
+        ]
+        outcomes = []
+        for number, (title, event_file, expected, setup) in enumerate(scenarios, start=1):
+            if setup == "break-prod":
+                broken = {key: value for key, value in PROD_CONFIG.items() if key != "service"}
+                put_target_config(session, "api", "prod", broken)
+                print(f"(prod's config now lacks 'service': {json.dumps(broken)})")
+            elif setup == "fix-prod":
+                put_target_config(session, "api", "prod", PROD_CONFIG)
+            status = _run_scenario(local, stack, session, inbox, number=number, title=title, event_file=event_file)
+            outcomes.append((title, expected, status))
+
+        _heading("Summary")
+        all_as_expected = True
+        for title, expected, status in outcomes:
+            ok = status == expected
+            all_as_expected &= ok
+            print(f"  {'ok ' if ok else 'BAD'} {status:<10} {title}")
+        leaked = any(SECRET_VALUE in text for text in _everything_printed)
+        print(f"  {'ok ' if not leaked else 'BAD'} no secret value in any result, notification or function log")
+        print(f"\nlocal AWS stopped; demo took {time.monotonic() - started:.1f} s")
+        return 0 if all_as_expected and not leaked else 1
+
+
+_everything_printed: list[str] = []
+
+
+def _print(text: str = "") -> None:
+    _everything_printed.append(text)
+    print(text)
+
+
+def _heading(text: str) -> None:
+    _print("\n" + f"== {text} ".ljust(WIDTH, "="))
+
+
+def _show_stack(stack: LocalStack) -> None:
+    _print(f"stack {stack.name}: template.yaml, SAM-transformed locally, created by the server's CloudFormation")
+    by_type: dict[str, list[str]] = {}
+    for logical_id, (resource_type, _) in sorted(stack.resources.items()):
+        by_type.setdefault(resource_type, []).append(logical_id)
+    for resource_type, ids in sorted(by_type.items()):
+        _print(f"  created      {resource_type:<28} {', '.join(ids)}")
+    for logical_id, resource_type in sorted(stack.not_created.items()):
+        how = {
+            "AWS::Lambda::EventInvokeConfig": "the harness applies its retries and on-failure queue itself",
+            "AWS::SQS::QueuePolicy": "no effect locally: moto does not enforce queue policies",
+        }.get(resource_type, "not emulated")
+        _print(f"  NOT created  {resource_type:<28} {logical_id}  ({how})")
+    for rule in stack.rules:
+        _print(f"  rule {rule.name}: {rule.pattern}")
+    function = stack.functions["DeployFunction"]
+    _print(f"  function {function.name}: {function.handler}, environment {json.dumps(function.environment)}")
+
+
+def _show_world(session: boto3.Session, world: World) -> None:
+    _heading("Sample world")
+    ssm = session.client("ssm")
+    _print(f"ECR repository {world.repository_uri} with tags {', '.join(world.image_digests)}")
+    for cluster, arn in world.task_definitions.items():
+        _print(f"cluster {cluster}: service api on {_short(arn)} (containers api from ECR, db from postgres)")
+    for target in ("staging", "prod"):
+        value = ssm.get_parameter(Name=f"/pushdeploy/api/{target}")["Parameter"]["Value"]
+        _print(f"target config /pushdeploy/api/{target}: {json.dumps(json.loads(value))}")
+    _print("secret parameters (SecureString): /api/staging/DATABASE_URL, /api/staging/env/*, /api/prod/DATABASE_URL")
+    _print("team inbox: an SQS queue subscribed to the deploy topic")
+
+
+def _run_scenario(
+    local: LocalAws,
+    stack: LocalStack,
+    session: boto3.Session,
+    inbox: Inbox,
+    *,
+    number: int,
+    title: str,
+    event_file: str,
+) -> str:
+    _heading(f"{number}. {title}")
+    event: dict[str, Any] = json.loads((EVENTS / event_file).read_text())
+    ecs = session.client("ecs")
+    revisions_before = len(ecs.list_task_definitions()["taskDefinitionArns"])
+    if "source" in event:
+        detail = event.get("detail", {})
+        _print(
+            f"event   events/{event_file}: {event['detail-type']}, {detail.get('action-type')} "
+            f"{detail.get('result')}, {detail.get('repository-name')}:{detail.get('image-tag') or '(untagged)'}"
+        )
+    else:
+        _print(f"event   events/{event_file} (invoked directly, as from the Lambda console): {json.dumps(event)}")
+    delivery = local.run_event(stack, event)
+    if not delivery.matched_rules:
+        _print("rules   none matched: the function was not invoked")
+        return "IGNORED"
+    status = "IGNORED"
+    for invocation in delivery.invocations:
+        _everything_printed.append(invocation.output)  # the function's logs: checked for secrets, not shown
+        _print(f"rules   {', '.join(delivery.matched_rules)} -> {invocation.function} ({invocation.attempts} attempt)")
+        if invocation.error:
+            _print(f"ERROR   {invocation.error}")
+            status = "ERROR"
+            continue
+        result = invocation.result
+        status = result["status"]
+        for target in result.get("targets", []):
+            _show_target(ecs, target)
+        if not result.get("targets"):
+            _print(f"result  {status}: {result.get('reason', '')}")
+        _everything_printed.append(json.dumps(result))
+    revisions_after = len(ecs.list_task_definitions()["taskDefinitionArns"])
+    _print(f"revisions registered: {revisions_after - revisions_before}")
+    _show_inbox(inbox.receive())
+    return str(status)
+
+
+def _show_target(ecs: Any, target: dict[str, Any]) -> None:
+    where = f"cluster {target.get('cluster')} / service {target.get('service')}" if target.get("cluster") else ""
+    _print(f"target  {target['target']:<8} {target['status']:<10} {where}")
+    if target.get("reason"):
+        _print(f"        reason: {target['reason']}")
+    if target["status"] != "DEPLOYING":
+        return
+    _print(
+        f"        {_short(target['previousTaskDefinitionArn'])} -> {_short(target['taskDefinitionArn'])}, "
+        f"deployment {target.get('deploymentId')}"
+    )
+    for change in target.get("changes", []):
+        _print("        " + _describe_change(change))
+    service = ecs.describe_services(cluster=target["cluster"], services=[target["service"]])["services"][0]
+    _print(f"        service {service['serviceName']} now on {_short(service['taskDefinition'])}")
+
+
+def _describe_change(change: dict[str, Any]) -> str:
+    container, field = change["container"], change["field"]
+    before, after = change.get("before"), change.get("after")
+    if field == "image":
+        return f"{container}  image     {_short_image(before)} -> {_short_image(after)}"
+    name = change.get("name")
+    if field == "secret":
+        source = _parameter_name(after) if after else "removed"
+        verb = "+" if before is None else ("-" if after is None else "~")
+        return f"{container}  secret    {verb} {name} (valueFrom {source})"
+    return f"{container}  env       {name}: {before if before is not None else '(unset)'} -> {after}"
+
+
+def _show_inbox(received: list[Received]) -> None:
+    if not received:
+        _print("inbox   no notification")
+        return
+    for message in received:
+        _print(f"inbox   Subject: {message.subject}")
+        _print("        attributes: " + " ".join(f"{k}={v}" for k, v in sorted(message.attributes.items())))
+        shown = {k: v for k, v in message.message.items() if k not in {"changes"}}
+        shown["changes"] = f"[{len(message.message.get('changes', []))} change(s), as above]"
+        for line in json.dumps(shown, indent=2).splitlines():
+            _print("        " + line)
+
+
+def _short(arn: str | None) -> str:
+    return (arn or "-").rsplit("/", 1)[-1]
+
+
+def _short_image(image: str | None) -> str:
+    if not image:
+        return "-"
+    name = image.rsplit("/", 1)[-1]
+    return name[:28] + "..." if "@sha256:" in name else name
+
+
+def _parameter_name(arn: str) -> str:
+    return "/" + arn.split(":parameter/", 1)[1] if ":parameter/" in arn else arn
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.exit(main())
