@@ -8,9 +8,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
+if TYPE_CHECKING:
+    import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

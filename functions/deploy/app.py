@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from pushdeploy import wiring
 from pushdeploy.events import IgnoredEvent, parse_deploy_event
 from pushdeploy.usecases.deploy import ManualDeployRequest

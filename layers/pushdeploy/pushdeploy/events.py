@@ -64,10 +64,12 @@ def parse_deploy_event(event: Any, request_id: str = "manual") -> DeployRequest:
     """
     if not isinstance(event, dict):
         raise InvalidEventError(f"event must be a JSON object, got {type(event).__name__}")
-    if "detail-type" in event or "source" in event:
+    if "detail-type" in event and "source" in event:
         return _parse_eventbridge(EcrImageActionEvent(event))
     if "repository" in event:
         return _parse_manual(event, request_id)
+    if "detail-type" in event or "source" in event:
+        raise InvalidEventError("EventBridge event must carry both 'source' and 'detail-type'")
     raise InvalidEventError(
         "event is neither an ECR push event (EventBridge 'ECR Image Action') nor a manual deploy "
         '({"repository": "api", "tag": "v1.4.2", "targets": ["prod"]}); got keys: '
@@ -92,7 +94,7 @@ def _parse_eventbridge(event: EcrImageActionEvent) -> DeployRequest:
     account, region = event.get("account"), event.get("region")
     if not isinstance(account, str) or not re.fullmatch(r"\d{12}", account):
         raise InvalidEventError(f"ECR event field 'account' must be a 12-digit account id, got {account!r}")
-    if not isinstance(region, str) or not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
+    if not isinstance(region, str) or not re.fullmatch(r"[a-z]{2,4}(-[a-z]+)+-\d{1,2}", region):
         raise InvalidEventError(f"ECR event field 'region' must be a Region name, got {region!r}")
     return ImagePush(
         repository=event.repository_name,
@@ -126,7 +128,7 @@ def _parse_manual(event: dict[str, Any], request_id: str) -> ManualDeployRequest
 
 
 def _check(value: Any, pattern: re.Pattern[str], field: str, expected: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         shown = "missing" if value is None or value == "" else repr(value)[:80]
         raise InvalidEventError(f"field '{field}' must be {expected}, got {shown}")
     return value

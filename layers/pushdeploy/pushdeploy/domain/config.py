@@ -52,6 +52,8 @@ def parse_target_config(parameter: str, raw: str) -> TargetConfig:
         hint = " (is it a SecureString? store target configs as String)" if raw.startswith("AQ") else ""
         problem = f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}"
         raise ConfigError(parameter, problem) from exc
+    except (ValueError, RecursionError) as exc:  # e.g. a number too long to convert, nesting too deep
+        raise ConfigError(parameter, f"not usable JSON: {str(exc)[:200]}") from exc
     return target_config_from_document(parameter, document)
 
 
@@ -107,7 +109,7 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         if (
             not isinstance(secrets_path, str)
             or not secrets_path.startswith("/")
-            or not _PARAMETER_NAME.match(secrets_path)
+            or not _PARAMETER_NAME.fullmatch(secrets_path)
         ):
             raise ConfigError(
                 parameter,
@@ -131,11 +133,15 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
 
 def is_secret_reference(reference: str) -> bool:
     """True for a Parameter Store name or ARN, or a Secrets Manager ARN."""
-    return bool(_SSM_ARN.match(reference) or _SECRETS_MANAGER_ARN.match(reference) or _PARAMETER_NAME.match(reference))
+    return bool(
+        _SSM_ARN.fullmatch(reference)
+        or _SECRETS_MANAGER_ARN.fullmatch(reference)
+        or _PARAMETER_NAME.fullmatch(reference)
+    )
 
 
 def _ecs_identifier(parameter: str, name: str, value: Any) -> str:
-    if not isinstance(value, str) or not (_ECS_NAME.match(value) or _ECS_ARN.match(value)):
+    if not isinstance(value, str) or not (_ECS_NAME.fullmatch(value) or _ECS_ARN.fullmatch(value)):
         raise ConfigError(parameter, f"field '{name}' must be an ECS {name} name or ARN, got {json.dumps(value)}")
     return value
 
@@ -155,7 +161,7 @@ def _string_map(parameter: str, name: str, value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         raise ConfigError(parameter, f"field '{name}' must be an object of NAME: value, got {_json_type(value)}")
     for key, item in value.items():
-        if not _ENV_NAME.match(key):
+        if not _ENV_NAME.fullmatch(key):
             raise ConfigError(parameter, f"field '{name}': '{key}' is not a valid environment variable name")
         if not isinstance(item, str):
             raise ConfigError(

@@ -26,10 +26,12 @@ def resolve_secret(reference: str, location: AwsLocation) -> SecretReference:
     if not reference.startswith("arn:"):
         name = f"/{reference}" if "/" in reference and not reference.startswith("/") else reference
         return SecretReference(location.parameter_arn(name), name)
-    if ":ssm:" in reference:
+    parts = reference.split(":", 5)
+    if len(parts) == 6 and parts[2] == "ssm" and parts[5].startswith("parameter/"):
+        resource = parts[5]
         arn_location = AwsLocation.from_arn(reference)
         if (arn_location.region, arn_location.account) == (location.region, location.account):
-            name = reference.split(":parameter", 1)[1]
+            name = resource.removeprefix("parameter")
             # A hierarchical name keeps its leading slash; a flat one has none.
             return SecretReference(reference, name if name.count("/") > 1 else name.lstrip("/"))
     return SecretReference(reference, None)
@@ -43,11 +45,17 @@ def target_secrets(
     references: dict[str, str] = {}
     for parameter in sorted(names_under_path):
         env_name = parameter.rsplit("/", 1)[-1]
-        if not _ENV_NAME.match(env_name):
+        if not _ENV_NAME.fullmatch(env_name):
             raise ConfigError(
                 config.parameter,
                 f"parameter {parameter} under secretsPath {config.secrets_path} is not named like an "
                 "environment variable (letters, digits, underscores); rename it or list it in 'secrets'",
+            )
+        if env_name in config.environment:
+            raise ConfigError(
+                config.parameter,
+                f"parameter {parameter} under secretsPath {config.secrets_path} and 'environment' both set "
+                f"{env_name}; keep one",
             )
         references[env_name] = parameter
     references.update(config.secrets)

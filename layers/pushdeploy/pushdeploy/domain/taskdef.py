@@ -152,7 +152,8 @@ def _merge_variables(
             changes.append(Change(container, "secret", name, moved.get("valueFrom"), None))
         existing = env_by_name.get(name)
         if existing is None:
-            env_list.append({"name": name, "value": value})
+            env_by_name[name] = {"name": name, "value": value}
+            env_list.append(env_by_name[name])
             changes.append(Change(container, "environment", name, None, value))
         elif existing.get("value") != value:
             changes.append(Change(container, "environment", name, existing.get("value"), value))
@@ -165,7 +166,8 @@ def _merge_variables(
             changes.append(Change(container, "environment", name, "(plain value)", None))
         existing = secret_by_name.get(name)
         if existing is None:
-            secret_list.append({"name": name, "valueFrom": value_from})
+            secret_by_name[name] = {"name": name, "valueFrom": value_from}
+            secret_list.append(secret_by_name[name])
             changes.append(Change(container, "secret", name, None, value_from))
         elif existing.get("valueFrom") != value_from:
             changes.append(Change(container, "secret", name, existing.get("valueFrom"), value_from))
@@ -181,7 +183,8 @@ def _merge_variables(
 def _merge_tags(
     family: str, current_tags: Sequence[Mapping[str, str]], record_tags: Mapping[str, str]
 ) -> list[dict[str, str]]:
-    merged = {tag["key"]: tag["value"] for tag in current_tags}
+    # "aws:" tags are AWS's own (CloudFormation's, for one) and cannot be passed to RegisterTaskDefinition.
+    merged = {tag["key"]: tag["value"] for tag in current_tags if not tag["key"].startswith("aws:")}
     merged.update(record_tags)
     if len(merged) > MAX_TAGS:
         raise TaskDefinitionError(

@@ -1,0 +1,429 @@
+"""Event parsing: what each event the deploy function receives asks for."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pushdeploy.domain.errors import InvalidEventError
+from pushdeploy.domain.push import ImagePush, Trigger
+from pushdeploy.events import IgnoredEvent, parse_deploy_event
+from pushdeploy.usecases.deploy import ManualDeployRequest
+from tests.helpers import EVENTS, load_event
+
+REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+
+
+def invalid(event: Any) -> InvalidEventError:
+    with pytest.raises(InvalidEventError) as caught:
+        parse_deploy_event(event)
+    assert caught.value.retryable is False
+    return caught.value
+
+
+def push_event(**detail: Any) -> dict[str, Any]:
+    """The sample push with some detail fields replaced (None deletes one)."""
+    event = copy.deepcopy(load_event("ecr-push.json"))
+    for key, value in detail.items():
+        if value is None:
+            event["detail"].pop(key, None)
+        else:
+            event["detail"][key] = value
+    return event
+
+
+# --- every sample ----------------------------------------------------------------------------------------
+
+
+def test_every_sample_event_is_covered_here() -> None:
+    # Given the sample events directory
+    # When its files are listed
+    names = sorted(path.name for path in EVENTS.glob("*.json"))
+
+    # Then each one is exercised by a test in this module (add a case when adding a sample)
+    assert names == sorted([*PUSH_SAMPLES, *IGNORED_SAMPLES, "manual-deploy.json", "manual-deploy-targets.json"])
+
+
+PUSH_SAMPLES = {
+    "ecr-push.json": ("staging-42", "sha256:" + "4f" * 32, "5c1f9d2e-8d0c-4a35-9f6c-2c8e0a1b7d11"),
+    "ecr-push-prod.json": ("v1.4.2", "sha256:" + "9c" * 32, "a7d40c6b-1e55-4f3b-8c2a-90f1e6b3c2d4"),
+    "ecr-push-no-match.json": ("feature-login", "sha256:" + "1d" * 32, "0b8e7f31-6a2d-4c9e-b1f4-3d7a5e2c8f90"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUSH_SAMPLES))
+def test_push_sample_is_an_image_push(name: str) -> None:
+    # Given a successful tagged push event
+    event = load_event(name)
+    tag, digest, event_id = PUSH_SAMPLES[name]
+
+    # When it is parsed
+    parsed = parse_deploy_event(event, request_id="ignored-for-pushes")
+
+    # Then it is a push of that image, from the account's registry in the event's Region
+    assert parsed == ImagePush(
+        repository="api",
+        tag=tag,
+        digest=digest,
+        registry=REGISTRY,
+        trigger=Trigger.PUSH,
+        event_id=event_id,
+        targets=None,
+    )
+    assert isinstance(parsed, ImagePush)
+    assert parsed.image_uri == f"{REGISTRY}/api@{digest}"
+
+
+IGNORED_SAMPLES = {
+    "ecr-push-untagged.json": "untagged push (an image index's manifest or a digest-only push)",
+    "ecr-push-failure.json": "ECR push result FAILURE is not SUCCESS",
+    "ecr-delete.json": "ECR action DELETE is not a push",
+    "ecr-scan.json": "not an ECR image action: aws.ecr / ECR Image Scan",
+}
+
+
+@pytest.mark.parametrize("name", sorted(IGNORED_SAMPLES))
+def test_event_that_is_not_a_deploy_is_ignored_with_a_reason(name: str) -> None:
+    # Given an ECR event that asks for no deploy
+    event = load_event(name)
+
+    # When it is parsed
+    parsed = parse_deploy_event(event)
+
+    # Then it is ignored and says why
+    assert parsed == IgnoredEvent(IGNORED_SAMPLES[name])
+    assert parsed.as_result() == {"status": "IGNORED", "reason": IGNORED_SAMPLES[name]}
+
+
+def test_manual_deploy_sample_is_a_manual_request() -> None:
+    # Given the manual deploy sample
+    event = load_event("manual-deploy.json")
+
+    # When it is parsed under an invocation's request id
+    parsed = parse_deploy_event(event, request_id="req-1")
+
+    # Then it asks for that tag, to every target, under the request id
+    assert parsed == ManualDeployRequest(repository="api", tag="staging-42", event_id="req-1", targets=None)
+
+
+def test_manual_deploy_with_targets_names_them() -> None:
+    # Given the manual deploy sample with targets
+    event = load_event("manual-deploy-targets.json")
+
+    # When it is parsed
+    parsed = parse_deploy_event(event)
+
+    # Then the targets are kept, and the default request id is "manual"
+    assert parsed == ManualDeployRequest(repository="api", tag="v1.4.2", event_id="manual", targets=("prod",))
+
+
+# --- variations of a push ------------------------------------------------------------------------------
+
+
+def test_push_in_a_china_region_uses_the_china_registry() -> None:
+    # Given a push in cn-north-1
+    event = load_event("ecr-push.json")
+    event["region"] = "cn-north-1"
+
+    # When it is parsed
+    parsed = parse_deploy_event(event)
+
+    # Then the registry host ends in amazonaws.com.cn
+    assert isinstance(parsed, ImagePush)
+    assert parsed.registry == "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn"
+
+
+def test_push_to_a_namespaced_repository_is_accepted() -> None:
+    # Given a push to team/api
+    # When it is parsed
+    parsed = parse_deploy_event(push_event(**{"repository-name": "team/api"}))
+
+    # Then the repository keeps its namespace
+    assert isinstance(parsed, ImagePush)
+    assert parsed.repository == "team/api"
+
+
+def test_push_without_a_tag_field_is_ignored() -> None:
+    # Given a push whose detail has no image-tag at all
+    # When it is parsed
+    parsed = parse_deploy_event(push_event(**{"image-tag": None}))
+
+    # Then it is ignored as untagged
+    assert isinstance(parsed, IgnoredEvent)
+    assert parsed.reason.startswith("untagged push")
+
+
+def test_event_from_another_source_is_ignored() -> None:
+    # Given an EventBridge event from another service
+    event = load_event("ecr-push.json")
+    event["source"] = "aws.ecs"
+    event["detail-type"] = "ECS Deployment State Change"
+
+    # When it is parsed
+    # Then it is ignored
+    assert parse_deploy_event(event) == IgnoredEvent("not an ECR image action: aws.ecs / ECS Deployment State Change")
+
+
+def test_push_without_action_type_is_ignored_saying_none() -> None:
+    # Given an ECR image action with no action type
+    # When it is parsed
+    # Then it is ignored, saying the action is missing
+    assert parse_deploy_event(push_event(**{"action-type": None})) == IgnoredEvent("ECR action (none) is not a push")
+
+
+# --- malformed events ------------------------------------------------------------------------------------
+
+
+def test_push_without_detail_is_invalid() -> None:
+    # Given an ECR image action without its detail
+    event = load_event("ecr-push.json")
+    del event["detail"]
+
+    # When it is parsed
+    # Then the error says the detail is missing
+    assert str(invalid(event)) == "ECR Image Action event has no 'detail' object"
+
+
+def test_push_with_a_detail_that_is_not_an_object_is_invalid() -> None:
+    # Given an ECR image action whose detail is a string
+    event = load_event("ecr-push.json")
+    event["detail"] = "PUSH api:staging-42"
+
+    # When it is parsed
+    # Then the error says the detail is missing
+    assert str(invalid(event)) == "ECR Image Action event has no 'detail' object"
+
+
+@pytest.mark.parametrize(
+    ("detail", "expected"),
+    [
+        (
+            {"image-digest": "sha256:xyz"},
+            "field 'detail.image-digest' must be sha256:<64 hex digits>, got 'sha256:xyz'",
+        ),
+        ({"image-digest": "sha256:" + "A" * 64}, "field 'detail.image-digest' must be sha256:<64 hex digits>"),
+        ({"image-digest": None}, "field 'detail.image-digest' must be sha256:<64 hex digits>, got missing"),
+        ({"repository-name": "API"}, "field 'detail.repository-name' must be an ECR repository name, got 'API'"),
+        ({"repository-name": "team//api"}, "field 'detail.repository-name' must be an ECR repository name"),
+        ({"repository-name": "api/"}, "field 'detail.repository-name' must be an ECR repository name"),
+        ({"repository-name": None}, "field 'detail.repository-name' must be an ECR repository name, got missing"),
+        ({"image-tag": "-latest"}, "field 'detail.image-tag' must be an image tag, got '-latest'"),
+        ({"image-tag": "t" * 129}, "field 'detail.image-tag' must be an image tag"),
+        ({"image-tag": "v1 beta"}, "field 'detail.image-tag' must be an image tag"),
+    ],
+)
+def test_push_with_a_bad_detail_field_is_invalid_naming_it(detail: dict[str, Any], expected: str) -> None:
+    # Given a push with one bad detail field
+    event = push_event(**detail)
+
+    # When it is parsed
+    # Then the error names the field and what it must be
+    assert str(invalid(event)).startswith(expected)
+
+
+@pytest.mark.parametrize("account", ["12345", "12345678901a", 123456789012, None])
+def test_push_with_a_bad_account_is_invalid(account: Any) -> None:
+    # Given a push whose account is not a 12-digit id
+    event = load_event("ecr-push.json")
+    event["account"] = account
+
+    # When it is parsed
+    # Then the error names the account field
+    assert str(invalid(event)).startswith("ECR event field 'account' must be a 12-digit account id, got ")
+
+
+@pytest.mark.parametrize("region", ["us_east_1", "US-EAST-1", "", None, "us-east"])
+def test_push_with_a_bad_region_is_invalid(region: Any) -> None:
+    # Given a push whose Region is not a Region name
+    event = load_event("ecr-push.json")
+    event["region"] = region
+
+    # When it is parsed
+    # Then the error names the region field
+    assert str(invalid(event)).startswith("ECR event field 'region' must be a Region name, got ")
+
+
+@pytest.mark.parametrize(("event", "kind"), [([], "list"), ("api:v1", "str"), (None, "NoneType"), (42, "int")])
+def test_event_that_is_not_an_object_is_invalid(event: Any, kind: str) -> None:
+    # Given an event that is not a JSON object
+    # When it is parsed
+    # Then the error says what it got
+    assert str(invalid(event)) == f"event must be a JSON object, got {kind}"
+
+
+def test_event_that_is_neither_push_nor_manual_lists_its_keys() -> None:
+    # Given an object with neither EventBridge nor manual keys
+    # When it is parsed
+    error = invalid({"tag": "v1", "image": "api"})
+
+    # Then the error shows both accepted shapes and the keys it got
+    assert "neither an ECR push event" in str(error)
+    assert '{"repository": "api", "tag": "v1.4.2", "targets": ["prod"]}' in str(error)
+    assert str(error).endswith("got keys: image, tag")
+
+
+def test_empty_event_says_it_has_no_keys() -> None:
+    # Given an empty object
+    # When it is parsed
+    # Then the error says there are no keys
+    assert str(invalid({})).endswith("got keys: none")
+
+
+def test_manual_deploy_with_unknown_fields_is_invalid() -> None:
+    # Given a manual deploy with misspelt fields
+    event = {**load_event("manual-deploy.json"), "target": "prod", "force": True}
+
+    # When it is parsed
+    # Then the error names them and the accepted ones
+    assert str(invalid(event)) == (
+        "manual deploy: unknown field(s) force, target; it takes repository, tag and optional targets"
+    )
+
+
+@pytest.mark.parametrize("targets", ["prod", [], [""], ["prod", 1], {"prod": True}, [None]])
+def test_manual_deploy_with_bad_targets_is_invalid(targets: Any) -> None:
+    # Given a manual deploy whose targets are not a non-empty list of names
+    event = {**load_event("manual-deploy-targets.json"), "targets": targets}
+
+    # When it is parsed
+    # Then the error names the targets field
+    assert str(invalid(event)) == "manual deploy: 'targets' must be a non-empty list of target names"
+
+
+def test_manual_deploy_with_null_targets_means_every_target() -> None:
+    # Given targets set to null
+    event = {**load_event("manual-deploy-targets.json"), "targets": None}
+
+    # When it is parsed
+    parsed = parse_deploy_event(event)
+
+    # Then every target is meant
+    assert isinstance(parsed, ManualDeployRequest)
+    assert parsed.targets is None
+
+
+@pytest.mark.parametrize("tag", [None, ""])
+def test_manual_deploy_without_a_tag_is_invalid(tag: str | None) -> None:
+    # Given a manual deploy without a tag (or an empty one)
+    event = load_event("manual-deploy.json")
+    if tag is None:
+        del event["tag"]
+    else:
+        event["tag"] = tag
+
+    # When it is parsed
+    # Then the error names the tag field and says it is missing
+    assert str(invalid(event)) == "field 'tag' must be an image tag, e.g. \"v1.4.2\", got missing"
+
+
+@pytest.mark.parametrize(("field", "value"), [("repository", "My_Repo"), ("repository", 7), ("tag", "v1:latest")])
+def test_manual_deploy_with_a_bad_value_names_the_field(field: str, value: Any) -> None:
+    # Given a manual deploy with a bad repository or tag
+    event = {**load_event("manual-deploy.json"), field: value}
+
+    # When it is parsed
+    # Then the error names the field and shows the value
+    assert str(invalid(event)).startswith(f"field '{field}' must be ")
+    assert str(invalid(event)).endswith(f"got {value!r}")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"repository": "api", "tag": "v1.4.2", "source": "cli"},
+        {"source": "aws.ecr", "detail": {}},
+        {"detail-type": "ECR Image Action"},
+    ],
+)
+def test_half_an_eventbridge_envelope_is_invalid_not_a_crash(event: dict[str, Any]) -> None:
+    # Given an object with "source" but no "detail-type" (or the reverse), e.g. a manual deploy with an extra field
+    # When it is parsed
+    # Then it is refused with InvalidEventError, not KeyError
+    invalid(event)
+
+
+def test_manual_tag_with_a_trailing_newline_is_invalid() -> None:
+    # Given a manual deploy whose tag ends with a newline (as from `echo` or a heredoc)
+    event = {**load_event("manual-deploy.json"), "tag": "staging-42\n"}
+
+    # When it is parsed
+    # Then it is refused, like any other character not allowed in a tag
+    invalid(event)
+
+
+# --- properties ------------------------------------------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)
+EVENT_KEYS = st.sampled_from(
+    ["source", "detail-type", "detail", "account", "region", "id", "repository", "tag", "targets", "other"]
+)
+DETAIL_KEYS = st.sampled_from(["action-type", "result", "repository-name", "image-digest", "image-tag", "other"])
+
+
+def _parses_or_raises_invalid_event(event: Any) -> None:
+    try:
+        parsed = parse_deploy_event(event)
+    except InvalidEventError:
+        return
+    assert isinstance(parsed, ImagePush | ManualDeployRequest | IgnoredEvent)
+
+
+@given(event=st.dictionaries(EVENT_KEYS | st.text(max_size=8), JSON_VALUES, max_size=6))
+def test_arbitrary_object_parses_or_raises_invalid_event(event: dict[str, Any]) -> None:
+    # Given any JSON object
+
+    # When it is parsed
+    # Then it is a push, a manual request or ignored, or InvalidEventError is raised; nothing else escapes
+    _parses_or_raises_invalid_event(event)
+
+
+@given(value=JSON_VALUES)
+def test_arbitrary_json_value_parses_or_raises_invalid_event(value: Any) -> None:
+    # Given any JSON value at all
+
+    # When it is parsed
+    # Then only InvalidEventError can escape
+    _parses_or_raises_invalid_event(value)
+
+
+@given(
+    sample=st.sampled_from(["ecr-push.json", "ecr-push-untagged.json", "ecr-delete.json", "ecr-scan.json"]),
+    top=st.dictionaries(EVENT_KEYS, JSON_VALUES, max_size=3),
+    detail=st.dictionaries(DETAIL_KEYS, JSON_VALUES, max_size=4),
+)
+def test_sample_with_arbitrary_fields_parses_or_raises_invalid_event(
+    sample: str, top: dict[str, Any], detail: dict[str, Any]
+) -> None:
+    # Given a sample ECR event with some fields, top-level or in its detail, replaced by any JSON value
+    event = copy.deepcopy(load_event(sample))
+    event.update(top)
+    if isinstance(event.get("detail"), dict):
+        event["detail"].update(detail)
+
+    # When it is parsed
+    # Then only InvalidEventError can escape
+    _parses_or_raises_invalid_event(event)
+
+
+@given(
+    repository=JSON_VALUES | st.from_regex(r"\A[a-z0-9]+(/[a-z0-9]+)?\Z"),
+    tag=JSON_VALUES | st.from_regex(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}\Z"),
+    targets=JSON_VALUES,
+)
+def test_manual_request_with_arbitrary_values_parses_or_raises_invalid_event(
+    repository: Any, tag: Any, targets: Any
+) -> None:
+    # Given a manual request whose fields hold any JSON value
+    event = {"repository": repository, "tag": tag, "targets": targets}
+
+    # When it is parsed
+    # Then only InvalidEventError can escape
+    _parses_or_raises_invalid_event(event)
