@@ -17,6 +17,8 @@ FAKE_ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "pushdeploy",
     "POWERTOOLS_METRICS_NAMESPACE": "pushdeploy",
     "POWERTOOLS_DEV": "false",
+    # moto would load ~1,300 AMIs into every EC2 backend; no test needs one.
+    "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
 }
 
 

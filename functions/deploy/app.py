@@ -25,6 +25,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_deploy_event(event, request_id=context.aws_request_id)
     if isinstance(request, IgnoredEvent):
         logger.info("Event ignored", extra={"reason": request.reason})
+        metrics.add_metric(name="EventIgnored", unit=MetricUnit.Count, value=1)
         return request.as_result()
     deployer = wiring.deployer()
     push = deployer.resolve_manual(request) if isinstance(request, ManualDeployRequest) else request

@@ -32,7 +32,8 @@ from pushdeploy.domain.service import check_deployable
 from pushdeploy.domain.tags import tag_matches
 from pushdeploy.domain.taskdef import TAG_IMAGE_DIGEST, TAG_IMAGE_TAG, render_task_definition
 
-logger = Logger(child=True)
+# The service is named here: a child logger created before POWERTOOLS_SERVICE_NAME is read would not attach.
+logger = Logger(service="pushdeploy", child=True)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ class Deployer:
         raw_configs = self._configs.target_parameters(push.repository)
         outcome = DeployOutcome(push)
         if not raw_configs:
+            if push.targets is not None:
+                raise InvalidEventError(f"repository {push.repository} has no targets configured")
             outcome.reason = f"no target config for repository {push.repository}"
             logger.info("Push skipped: no target config", extra={"repository": push.repository})
             return outcome
@@ -235,6 +238,11 @@ class Deployer:
     def _check_secrets(self, config: TargetConfig, location: AwsLocation) -> dict[str, str]:
         """Resolve every secret to its ``valueFrom`` and make sure each local parameter exists."""
         under_path = self._parameters.names_under(config.secrets_path) if config.secrets_path else []
+        if config.secrets_path and not under_path:
+            raise ConfigError(
+                config.parameter,
+                f"secretsPath {config.secrets_path} holds no parameters (a typo?); create them or drop the field",
+            )
         secrets = target_secrets(config, under_path, location)
         local = [secret.local_parameter for secret in secrets.values() if secret.local_parameter]
         missing = self._parameters.missing(local) if local else []
