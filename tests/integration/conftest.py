@@ -28,10 +28,10 @@ def world(session: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[W
     monkeypatch.setenv("CONFIG_PREFIX", CONFIG_PREFIX)
     monkeypatch.setenv("CONFIG_CACHE_SECONDS", "0")
     wiring.deployer.cache_clear()
-    parameters.clear_caches()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
     yield created
     wiring.deployer.cache_clear()
-    parameters.clear_caches()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture

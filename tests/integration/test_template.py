@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
-import yaml
 from moto import mock_aws
+
+from tools.template import load_template
 
 if TYPE_CHECKING:
     from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
@@ -35,30 +36,9 @@ def _load_json(path: Path) -> dict[str, Any]:
 EVENTBRIDGE_SAMPLES = sorted(path for path in EVENTS_DIR.glob("*.json") if "source" in _load_json(path))
 
 
-class CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]
-    """A SafeLoader that reads CloudFormation short tags (!Ref, !Sub, !GetAtt, ...) in their long form."""
-
-
-def _construct_intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    key = suffix if suffix in {"Ref", "Condition"} else f"Fn::{suffix}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        scalar = loader.construct_scalar(node)
-        value = scalar.split(".", 1) if suffix == "GetAtt" else scalar
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {key: value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load(TEMPLATE_PATH.read_text(), Loader=CloudFormationLoader)
-    return loaded
+    return load_template(TEMPLATE_PATH)
 
 
 @pytest.fixture
