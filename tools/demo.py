@@ -34,41 +34,62 @@ def main() -> int:
         inbox = Inbox(session, world.topic_arn)
         _show_world(session, world)
 
-        scenarios: list[tuple[str, str, str, str | None]] = [
-            ("docker push api:staging-42 (deploys staging)", "ecr-push.json", "DEPLOYING", None),
-            ("docker push api:feature-login (matches no target)", "ecr-push-no-match.json", "SKIPPED", None),
-            ("The same push delivered twice (already running: nothing to do)", "ecr-push.json", "SKIPPED", None),
+        # (title, event file, expected status, revisions it registers, notifications it sends, setup)
+        scenarios: list[tuple[str, str, str, int, int, str | None]] = [
+            ("docker push api:staging-42 (deploys staging)", "ecr-push.json", "DEPLOYING", 1, 1, None),
+            ("docker push api:feature-login (matches no target)", "ecr-push-no-match.json", "SKIPPED", 0, 0, None),
+            (
+                "EventBridge delivers the same event again (the first result, nothing redone)",
+                "ecr-push.json",
+                "DEPLOYING",
+                0,
+                0,
+                None,
+            ),
+            (
+                "docker push api:build-42, the same image under a second tag (a duplicate)",
+                "ecr-push-second-tag.json",
+                "SKIPPED",
+                0,
+                0,
+                None,
+            ),
             (
                 "docker push api:v1.4.2 with a broken prod config (no 'service')",
                 "ecr-push-prod.json",
                 "FAILED",
+                0,
+                1,
                 "break-prod",
             ),
             (
                 "Config fixed; redeploy v1.4.2 to prod from the Lambda console",
                 "manual-deploy-targets.json",
                 "DEPLOYING",
+                1,
+                1,
                 "fix-prod",
             ),
-            ("An image delete (not a push: the rule does not match)", "ecr-delete.json", "IGNORED", None),
+            ("An image delete (not a push: the rule does not match)", "ecr-delete.json", "IGNORED", 0, 0, None),
         ]
         outcomes = []
-        for number, (title, event_file, expected, setup) in enumerate(scenarios, start=1):
+        for number, (title, event_file, status, registers, notifies, setup) in enumerate(scenarios, start=1):
             if setup == "break-prod":
                 broken = {key: value for key, value in PROD_CONFIG.items() if key != "service"}
                 put_target_config(session, "api", "prod", broken)
-                print(f"(prod's config now lacks 'service': {json.dumps(broken)})")
+                _print(f"(prod's config now lacks 'service': {json.dumps(broken)})")
             elif setup == "fix-prod":
                 put_target_config(session, "api", "prod", PROD_CONFIG)
-            status = _run_scenario(local, stack, session, inbox, number=number, title=title, event_file=event_file)
-            outcomes.append((title, expected, status))
+            seen = _run_scenario(local, stack, session, inbox, number=number, title=title, event_file=event_file)
+            outcomes.append((title, (status, registers, notifies), seen))
 
         _heading("Summary")
         all_as_expected = True
-        for title, expected, status in outcomes:
-            ok = status == expected
+        for title, expected, seen in outcomes:
+            ok = seen == expected
             all_as_expected &= ok
-            print(f"  {'ok ' if ok else 'BAD'} {status:<10} {title}")
+            status, registered, notified = seen
+            print(f"  {'ok ' if ok else 'BAD'} {status:<10} {registered} registered, {notified} notified  {title}")
         leaked = any(SECRET_VALUE in text for text in _everything_printed)
         print(f"  {'ok ' if not leaked else 'BAD'} no secret value in any result, notification or function log")
         print(f"\nlocal AWS stopped; demo took {time.monotonic() - started:.1f} s")
@@ -98,7 +119,9 @@ def _show_stack(stack: LocalStack) -> None:
         how = {
             "AWS::Lambda::EventInvokeConfig": "the harness applies its retries and on-failure queue itself",
             "AWS::SQS::QueuePolicy": "no effect locally: moto does not enforce queue policies",
-        }.get(resource_type, "not emulated")
+            "AWS::SNS::TopicPolicy": "no effect locally: moto does not enforce topic policies",
+            "AWS::CloudWatch::Alarm": "moto's CloudFormation has no alarms; tests check them in the template",
+        }.get(resource_type, "not emulated by moto")
         _print(f"  NOT created  {resource_type:<28} {logical_id}  ({how})")
     for rule in stack.rules:
         _print(f"  rule {rule.name}: {rule.pattern}")
@@ -128,7 +151,7 @@ def _run_scenario(
     number: int,
     title: str,
     event_file: str,
-) -> str:
+) -> tuple[str, int, int]:
     _heading(f"{number}. {title}")
     event: dict[str, Any] = json.loads((EVENTS / event_file).read_text())
     ecs = session.client("ecs")
@@ -144,7 +167,7 @@ def _run_scenario(
     delivery = local.run_event(stack, event)
     if not delivery.matched_rules:
         _print("rules   none matched: the function was not invoked")
-        return "IGNORED"
+        return "IGNORED", 0, len(inbox.receive())
     status = "IGNORED"
     for invocation in delivery.invocations:
         _everything_printed.append(invocation.output)  # the function's logs: checked for secrets, not shown
@@ -162,8 +185,9 @@ def _run_scenario(
         _everything_printed.append(json.dumps(result))
     revisions_after = len(ecs.list_task_definitions()["taskDefinitionArns"])
     _print(f"revisions registered: {revisions_after - revisions_before}")
-    _show_inbox(inbox.receive())
-    return str(status)
+    received = inbox.receive()
+    _show_inbox(received)
+    return str(status), revisions_after - revisions_before, len(received)
 
 
 def _show_target(ecs: Any, target: dict[str, Any]) -> None:

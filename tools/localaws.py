@@ -35,11 +35,18 @@ import boto3
 from moto.events.models import EventPattern
 from moto.server import ThreadedMotoServer
 
-from tools.template import code_directories, load_template, sam_transform
+from tools.template import code_directories, load_template, resolve_pseudo_parameters, sam_transform
 
 STACK_NAME = "pushdeploy-local"
 ARTIFACT_BUCKET = "pushdeploy-local-artifacts"
 REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+PSEUDO_PARAMETERS = {
+    "AWS::Partition": "aws",
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::URLSuffix": "amazonaws.com",
+}
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -175,7 +182,7 @@ class LocalAws:
         session = self.session()
         template = load_template()
         code_locations = self._upload_code(session, code_directories(template))
-        cloudformation_template = sam_transform(template, code_locations)
+        cloudformation_template = resolve_pseudo_parameters(sam_transform(template, code_locations), PSEUDO_PARAMETERS)
         cfn = session.client("cloudformation")
         cfn.create_stack(
             StackName=stack_name,
@@ -445,7 +452,7 @@ def _load_handler_module(function: StackFunction) -> ModuleType:
     # A warm environment keeps its clients; a new stack (new server) needs new ones.
     from pushdeploy import wiring  # noqa: PLC0415
 
-    wiring.deployer.cache_clear()
+    wiring.entry_point.cache_clear()
     return module
 
 

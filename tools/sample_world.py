@@ -182,6 +182,20 @@ def seed_world(session: boto3.Session, *, topic_arn: str | None = None) -> World
     return world
 
 
+def create_deploy_table(session: boto3.Session, name: str = "pushdeploy-deploys") -> str:
+    """Create the deploy table as template.yaml defines it (for tests that run without the stack)."""
+    from tools.template import load_template  # noqa: PLC0415 - keeps this module light for the demo
+
+    properties = load_template()["Resources"]["DeployTable"]["Properties"]
+    session.client("dynamodb").create_table(
+        TableName=name,
+        BillingMode=properties["BillingMode"],
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        KeySchema=properties["KeySchema"],
+    )
+    return name
+
+
 def put_target_config(
     session: boto3.Session,
     repository: str,

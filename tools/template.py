@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,25 @@ def sam_transform(template: dict[str, Any], code_locations: dict[str, str]) -> d
         properties[key] = uri
     result: dict[str, Any] = transform(packaged, {}, _ManagedPolicies())
     return result
+
+
+_PSEUDO = re.compile(r"\$\{(AWS::[A-Za-z]+)\}")
+
+
+def resolve_pseudo_parameters(node: Any, values: dict[str, str]) -> Any:
+    """Replace each ``Fn::Sub`` that uses only pseudo parameters (``${AWS::Region}``...) by its value.
+
+    moto's CloudFormation cannot take an ``Fn::Sub`` as an ``Fn::Join`` delimiter, as real CloudFormation
+    can; with the pseudo parameters known locally, the string means the same.
+    """
+    if isinstance(node, list):
+        return [resolve_pseudo_parameters(item, values) for item in node]
+    if not isinstance(node, dict):
+        return node
+    sub = node.get("Fn::Sub")
+    if len(node) == 1 and isinstance(sub, str) and all(name in values for name in _PSEUDO.findall(sub)):
+        return _PSEUDO.sub(lambda match: values[match.group(1)], sub)
+    return {key: resolve_pseudo_parameters(value, values) for key, value in node.items()}
 
 
 def code_directories(template: dict[str, Any]) -> dict[str, Path]:

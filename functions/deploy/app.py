@@ -10,7 +10,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pushdeploy import wiring
 from pushdeploy.events import IgnoredEvent, parse_deploy_event
-from pushdeploy.usecases.deploy import ManualDeployRequest
 
 logger = Logger()
 tracer = Tracer()
@@ -27,12 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.info("Event ignored", extra={"reason": request.reason})
         metrics.add_metric(name="EventIgnored", unit=MetricUnit.Count, value=1)
         return request.as_result()
-    deployer = wiring.deployer()
-    push = deployer.resolve_manual(request) if isinstance(request, ManualDeployRequest) else request
-    outcome = deployer.deploy(push)
-    for report in outcome.reports:
-        metrics.add_metric(name=f"Deploy{report.status.value.title()}", unit=MetricUnit.Count, value=1)
-    result = outcome.as_result()
+    metrics.add_metric(name="DeployRequest", unit=MetricUnit.Count, value=1)
+    result = wiring.entry_point().handle(request, event, context)
     logger.info("Deploy finished", extra={"result": result})
-    outcome.raise_if_retryable()
     return result

@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from pushdeploy import wiring
 from tests.helpers import Inbox, LambdaContext, load_function
-from tools.sample_world import CONFIG_PREFIX, World, seed_world
+from tools.sample_world import CONFIG_PREFIX, World, create_deploy_table, seed_world
 
 
 @pytest.fixture
@@ -25,12 +25,13 @@ def session() -> Iterator[boto3.Session]:
 def world(session: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     created = seed_world(session)
     monkeypatch.setenv("TOPIC_ARN", created.topic_arn)
+    monkeypatch.setenv("TABLE_NAME", create_deploy_table(session))
     monkeypatch.setenv("CONFIG_PREFIX", CONFIG_PREFIX)
     monkeypatch.setenv("CONFIG_CACHE_SECONDS", "0")
-    wiring.deployer.cache_clear()
+    wiring.entry_point.cache_clear()
     parameters.clear_caches()  # type: ignore[no-untyped-call]
     yield created
-    wiring.deployer.cache_clear()
+    wiring.entry_point.cache_clear()
     parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 

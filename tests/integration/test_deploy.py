@@ -7,6 +7,7 @@ import copy
 import io
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -543,34 +544,73 @@ def test_configs_of_a_repository_do_not_leak_into_one_whose_name_extends_it(
     assert service_task_definition(session, "staging") == world.task_definitions["staging"]
     assert len(revisions(session)) == len(before) + 1
 
-    # And when api:staging-42 is pushed, api2's config is not read either
-    result = invoke(push_event())
+    # And when api:staging-42 is pushed (another event), api2's config is not read either
+    result = invoke({**push_event(), "id": "0f1e2d3c-4b5a-4697-8877-665544332211"})
     assert sorted(report["target"] for report in result["targets"]) == ["prod", "staging"]
 
 
 # --- doing it again ------------------------------------------------------------------------------------
 
 
-def test_a_redelivered_push_is_skipped(session: boto3.Session, world: World, inbox: Inbox, invoke: Invoke) -> None:
+def test_a_redelivered_event_returns_the_first_result_and_redoes_nothing(
+    session: boto3.Session, world: World, inbox: Inbox, invoke: Invoke
+) -> None:
     # Given staging-42 was pushed and deployed
     event = push_event()
-    invoke(event)
+    first = invoke(event)
     deployed = service_task_definition(session, "staging")
     before = revisions(session)
     inbox.receive()
 
-    # When EventBridge (or Lambda's retry) delivers the same event again
+    # When EventBridge delivers the same event again (same id)
     result = invoke(event)
 
-    # Then staging is skipped, as it already runs that image with that config, and nothing is registered
-    staging = target(result, "staging")
-    assert result["status"] == "SKIPPED"
-    assert staging["status"] == "SKIPPED"
-    assert "already runs" in staging["reason"]
-    assert f"api@{PUSH_DIGEST}" in staging["reason"]
+    # Then the first run's result is returned (powertools Idempotency), nothing is registered or announced
+    assert result == first
     assert revisions(session) == before
     assert service_task_definition(session, "staging") == deployed
-    # And a skip is not announced
+    assert inbox.receive() == []
+
+
+def test_a_second_tag_of_the_deployed_digest_is_a_duplicate(
+    session: boto3.Session, world: World, inbox: Inbox, invoke: Invoke
+) -> None:
+    # Given staging-42 was pushed and deployed
+    invoke(push_event())
+    before = revisions(session)
+    inbox.receive()
+
+    # When the same image is pushed as build-42 (its own event, same digest)
+    result = invoke(load_event("ecr-push-second-tag.json"))
+
+    # Then staging is skipped as a duplicate, naming the tag it was deployed under; nothing is redone
+    staging = target(result, "staging")
+    assert (staging["status"], staging["code"]) == ("SKIPPED", "duplicate")
+    assert staging["reason"].startswith(f"{PUSH_DIGEST[:19]} is already deployed (tag staging-42")
+    assert revisions(session) == before
+    assert inbox.receive() == []
+
+
+def test_a_push_of_what_the_service_already_runs_is_skipped_unchanged(
+    session: boto3.Session, world: World, inbox: Inbox, invoke: Invoke
+) -> None:
+    # Given staging runs staging-42, but the deploy ledger does not know it (deployed by hand, ledger lost)
+    invoke(load_event("manual-deploy.json"))
+    session.client("dynamodb").delete_item(
+        TableName=os.environ["TABLE_NAME"], Key={"pk": {"S": "TARGET#api#staging"}, "sk": {"S": "STATE"}}
+    )
+    before = revisions(session)
+    inbox.receive()
+    digest = world.image_digests["staging-42"]
+
+    # When a push of that very digest arrives
+    result = invoke(push_event(detail={"image-digest": digest}))
+
+    # Then staging is skipped: the service already runs it with this configuration
+    staging = target(result, "staging")
+    assert (staging["status"], staging["code"]) == ("SKIPPED", "unchanged")
+    assert f"api@{digest}" in staging["reason"]
+    assert revisions(session) == before
     assert inbox.receive() == []
 
 

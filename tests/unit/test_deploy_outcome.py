@@ -112,8 +112,11 @@ def test_lost_notification_fails_the_invocation() -> None:
     # Given every target deployed but one notification was not published
     outcome = DeployOutcome(
         image_push(),
-        [deploying_report()],
-        notification_errors=["staging: notification not published: Publish failed: InternalError: oops"],
+        [
+            replace(
+                deploying_report(), notification_error="notification not published: Publish failed: InternalError: oops"
+            )
+        ],
     )
 
     # When asked to raise if a retry may help
@@ -130,8 +133,12 @@ def test_retryable_failures_and_lost_notifications_are_listed_together() -> None
     # Given a retryable failure and a lost notification
     outcome = DeployOutcome(
         image_push(),
-        [failed_report(target="qa", reason="timeout", retryable=True)],
-        notification_errors=["qa: notification not published"],
+        [
+            replace(
+                failed_report(target="qa", reason="timeout", retryable=True),
+                notification_error="notification not published",
+            )
+        ],
     )
 
     # When asked to raise if a retry may help

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pushdeploy.domain.errors import InvalidEventError
+from pushdeploy.domain.ledger import parse_time
 from pushdeploy.domain.push import ImagePush, Trigger
 from pushdeploy.events import IgnoredEvent, parse_deploy_event
 from pushdeploy.usecases.deploy import ManualDeployRequest
@@ -52,6 +53,7 @@ PUSH_SAMPLES = {
     "ecr-push.json": ("staging-42", "sha256:" + "4f" * 32, "5c1f9d2e-8d0c-4a35-9f6c-2c8e0a1b7d11"),
     "ecr-push-prod.json": ("v1.4.2", "sha256:" + "9c" * 32, "a7d40c6b-1e55-4f3b-8c2a-90f1e6b3c2d4"),
     "ecr-push-no-match.json": ("feature-login", "sha256:" + "1d" * 32, "0b8e7f31-6a2d-4c9e-b1f4-3d7a5e2c8f90"),
+    "ecr-push-second-tag.json": ("build-42", "sha256:" + "4f" * 32, "9d3e2f14-7b6a-4c58-8e01-5a2b3c4d6e7f"),
 }
 
 
@@ -72,6 +74,7 @@ def test_push_sample_is_an_image_push(name: str) -> None:
         registry=REGISTRY,
         trigger=Trigger.PUSH,
         event_id=event_id,
+        pushed_at=parse_time(event["time"]),
         targets=None,
     )
     assert isinstance(parsed, ImagePush)

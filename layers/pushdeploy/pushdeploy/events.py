@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
 from pushdeploy.domain.errors import InvalidEventError
+from pushdeploy.domain.ledger import parse_time
 from pushdeploy.domain.push import ImagePush, Trigger, ecr_registry
 from pushdeploy.usecases.deploy import ManualDeployRequest
 
@@ -96,13 +97,21 @@ def _parse_eventbridge(event: EcrImageActionEvent) -> DeployRequest:
         raise InvalidEventError(f"ECR event field 'account' must be a 12-digit account id, got {account!r}")
     if not isinstance(region, str) or not re.fullmatch(r"[a-z]{2,4}(-[a-z]+)+-\d{1,2}", region):
         raise InvalidEventError(f"ECR event field 'region' must be a Region name, got {region!r}")
+    try:
+        pushed_at = parse_time(str(event.get("time")))
+    except ValueError as exc:
+        raise InvalidEventError(f"ECR event field 'time' must be an ISO 8601 time, got {event.get('time')!r}") from exc
+    event_id = event.get("id")
+    if not isinstance(event_id, str) or not event_id:
+        raise InvalidEventError("ECR event has no 'id'")
     return ImagePush(
         repository=event.repository_name,
         tag=event.image_tag,
         digest=event.image_digest,
         registry=ecr_registry(account, region),
         trigger=Trigger.PUSH,
-        event_id=str(event.get("id") or ""),
+        event_id=event_id,
+        pushed_at=pushed_at,
     )
 
 

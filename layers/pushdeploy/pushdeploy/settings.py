@@ -15,32 +15,53 @@ class SettingsError(DeployError):
 
 @dataclass(frozen=True)
 class Settings:
-    """What the deploy function needs from its environment."""
+    """What the deploy function needs from its environment (set by template.yaml)."""
 
     region: str
     topic_arn: str
+    table_name: str
     config_prefix: str = "/pushdeploy"
     config_cache_seconds: int = 30
+    allowed_clusters: tuple[str, ...] = ("*",)
+    allowed_families: tuple[str, ...] = ("*",)
+    idempotency_seconds: int = 3600
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read and check the environment (``os.environ`` by default)."""
         env = os.environ if environ is None else environ
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
-        topic_arn = env.get("TOPIC_ARN")
-        missing = [name for name, value in (("AWS_REGION", region), ("TOPIC_ARN", topic_arn)) if not value]
+        required = {"AWS_REGION": region, "TOPIC_ARN": env.get("TOPIC_ARN"), "TABLE_NAME": env.get("TABLE_NAME")}
+        missing = [name for name, value in required.items() if not value]
         if missing:
             raise SettingsError(f"environment variable(s) {', '.join(missing)} not set")
         prefix = env.get("CONFIG_PREFIX", "/pushdeploy").rstrip("/")
         if not prefix.startswith("/"):
             raise SettingsError(f"CONFIG_PREFIX must start with '/', got {prefix!r}")
-        try:
-            cache_seconds = int(env.get("CONFIG_CACHE_SECONDS", "30"))
-        except ValueError as exc:
-            raise SettingsError("CONFIG_CACHE_SECONDS must be a whole number of seconds") from exc
         return cls(
             region=str(region),
-            topic_arn=str(topic_arn),
+            topic_arn=str(required["TOPIC_ARN"]),
+            table_name=str(required["TABLE_NAME"]),
             config_prefix=prefix,
-            config_cache_seconds=cache_seconds,
+            config_cache_seconds=_seconds(env, "CONFIG_CACHE_SECONDS", 30),
+            allowed_clusters=_patterns(env, "ALLOWED_CLUSTERS"),
+            allowed_families=_patterns(env, "ALLOWED_FAMILIES"),
+            idempotency_seconds=_seconds(env, "IDEMPOTENCY_SECONDS", 3600),
         )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        value = int(env.get(name, str(default)))
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number of seconds") from exc
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative")
+    return value
+
+
+def _patterns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    patterns = tuple(item.strip() for item in env.get(name, "*").split(",") if item.strip())
+    if not patterns:
+        raise SettingsError(f"{name} must name at least one pattern ('*' allows all)")
+    return patterns

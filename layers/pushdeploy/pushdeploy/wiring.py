@@ -5,39 +5,57 @@ from __future__ import annotations
 from functools import cache
 
 import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from botocore.config import Config
 
 from pushdeploy.adapters.ecr import EcrImages
 from pushdeploy.adapters.ecs import EcsServices
+from pushdeploy.adapters.ledger import DynamoDbLedger
 from pushdeploy.adapters.sns import SnsPublisher
 from pushdeploy.adapters.ssm import SecretParameterCatalog, TargetConfigStore
+from pushdeploy.entrypoint import DeployEntryPoint
 from pushdeploy.settings import Settings
 from pushdeploy.usecases.deploy import Deployer
 
-# Standard retry mode backs off on throttling (ECS: ~1 RegisterTaskDefinition/s sustained); the timeouts keep
-# a stuck call from eating the function's whole timeout.
+# Standard retry mode backs off on throttling (ECS: ~1 RegisterTaskDefinition/s sustained) and treats
+# LimitExceeded as throttling. Bounded so that one call gives up well inside the function's 120 s timeout:
+# 3 attempts x (3 s connect + 10 s read) plus backoff; targets are not started with under 30 s left.
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 5},
-    connect_timeout=5,
-    read_timeout=20,
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=3,
+    read_timeout=10,
 )
 
 
-def build_deployer(settings: Settings, session: boto3.Session | None = None) -> Deployer:
+def build_entry_point(settings: Settings, session: boto3.Session | None = None) -> DeployEntryPoint:
     """Wire the deploy use case to AWS."""
     session = session or boto3.Session(region_name=settings.region)
     ssm = session.client("ssm", config=CLIENT_CONFIG)
-    return Deployer(
+    dynamodb = session.client("dynamodb", config=CLIENT_CONFIG)
+    deployer = Deployer(
         configs=TargetConfigStore(ssm, settings.config_prefix, settings.config_cache_seconds),
         ecs=EcsServices(session.client("ecs", config=CLIENT_CONFIG)),
         parameters=SecretParameterCatalog(ssm),
         images=EcrImages(session.client("ecr", config=CLIENT_CONFIG)),
         publisher=SnsPublisher(session.client("sns", config=CLIENT_CONFIG), settings.topic_arn),
+        ledger=DynamoDbLedger(dynamodb, settings.table_name),
         region=settings.region,
+        allowed_clusters=settings.allowed_clusters,
+        allowed_families=settings.allowed_families,
     )
+    # The idempotency records share the deploy table: pk "IDEMPOTENCY", sk the event's hash.
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value="IDEMPOTENCY",
+        expiry_attr="expiresAt",
+        boto3_client=dynamodb,
+    )
+    return DeployEntryPoint(deployer, persistence, expires_after_seconds=settings.idempotency_seconds)
 
 
 @cache
-def deployer() -> Deployer:
-    """The function's deployer, built once per execution environment."""
-    return build_deployer(Settings.from_environment())
+def entry_point() -> DeployEntryPoint:
+    """The function's entry point, built once per execution environment."""
+    return build_entry_point(Settings.from_environment())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,16 @@ class Notification:
     subject: str
     message: dict[str, Any]
     attributes: dict[str, str]
+
+    def to_json(self) -> str:
+        """The notification as kept by the ledger until it is published."""
+        return json.dumps({"subject": self.subject, "message": self.message, "attributes": self.attributes})
+
+    @classmethod
+    def from_json(cls, text: str) -> Notification:
+        """The inverse of ``to_json``."""
+        data = json.loads(text)
+        return cls(subject=data["subject"], message=data["message"], attributes=data["attributes"])
 
 
 def render_notification(report: TargetReport, *, time: str) -> Notification:

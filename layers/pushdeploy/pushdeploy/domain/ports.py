@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, PendingRevision
 from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.service import ServiceState
 
@@ -46,6 +47,27 @@ class EcsGateway(Protocol):
         self, cluster: str, service: str, task_definition_arn: str, *, force_new_deployment: bool = False
     ) -> str | None:
         """Point the service at a revision; returns the id of the deployment this started."""
+        ...
+
+
+class DeployLedger(Protocol):
+    def claim(self, repository: str, target: str, claim: Claim, now: float) -> ClaimResult:
+        """Take the target's claim unless another event holds an unexpired one; returns the prior state."""
+        ...
+
+    def release(self, repository: str, target: str, token: str, pending: PendingRevision | None = None) -> None:
+        """Give the claim back, recording a revision registered for a failed update."""
+        ...
+
+    def commit(
+        self,
+        repository: str,
+        target: str,
+        token: str,
+        deployed: DeployedRecord,
+        history: Mapping[str, Any] | None,
+    ) -> None:
+        """Record what the target now runs, add a history item (if given), release the claim."""
         ...
 
 

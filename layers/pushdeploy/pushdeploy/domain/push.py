@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from pushdeploy.domain.errors import DeployError
+from pushdeploy.domain.ledger import PushRecord
 
 
 class Trigger(StrEnum):
@@ -25,12 +26,18 @@ class ImagePush:
     registry: str
     trigger: Trigger
     event_id: str
+    pushed_at: float = 0.0  # epoch seconds: the push event's time, or when a manual deploy was asked for
     targets: tuple[str, ...] | None = None  # a manual deploy may name the targets it is meant for
 
     @property
     def repository_uri(self) -> str:
         """``<registry>/<repository>``, the image name without tag or digest."""
         return f"{self.registry}/{self.repository}"
+
+    @property
+    def record(self) -> PushRecord:
+        """What the deploy ledger keeps of this push."""
+        return PushRecord(self.digest, self.tag, self.pushed_at, self.event_id)
 
     @property
     def image_uri(self) -> str:

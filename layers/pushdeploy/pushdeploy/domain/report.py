@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -34,7 +34,9 @@ class TargetReport:
     reason: str | None = None
     retryable: bool = False
     parameter: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    code: str | None = None  # why it was skipped or failed, for metrics: "no-match", "stale", "config"...
+    notified: bool = False  # its notification was published (or, for a re-publication, published again)
+    notification_error: str | None = None
 
     @property
     def notifies(self) -> bool:
@@ -51,6 +53,7 @@ class TargetReport:
             ("previousTaskDefinitionArn", self.previous_task_definition_arn),
             ("deploymentId", self.deployment_id),
             ("reason", self.reason),
+            ("code", self.code),
         ):
             if value is not None:
                 result[key] = value

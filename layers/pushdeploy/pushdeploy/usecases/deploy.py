@@ -1,10 +1,18 @@
-"""Deploy a pushed image to every target of its repository whose tag policy matches."""
+"""Deploy a pushed image to every target of its repository whose tag policy matches.
+
+Each target, independently: check its config and scope, claim it in the deploy ledger (one deploy of a
+target at a time; duplicates and stale pushes are skipped there), render and register the next revision,
+update the service, publish the notification, then commit the ledger. Every failure is notified; those a
+retry may fix make the invocation raise once every target was tried.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import random
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -17,8 +25,21 @@ from pushdeploy.domain.errors import (
     InvalidEventError,
     MissingParametersError,
 )
-from pushdeploy.domain.messages import render_notification
+from pushdeploy.domain.ledger import (
+    CLAIM_LEASE_SECONDS,
+    Claim,
+    DeployedRecord,
+    PendingRevision,
+    TargetState,
+    Verdict,
+    describe_time,
+    fingerprint,
+    judge_push,
+    reusable_revision,
+)
+from pushdeploy.domain.messages import Notification, render_notification
 from pushdeploy.domain.ports import (
+    DeployLedger,
     EcsGateway,
     ImageCatalog,
     NotificationPublisher,
@@ -27,6 +48,7 @@ from pushdeploy.domain.ports import (
 )
 from pushdeploy.domain.push import AwsLocation, ImagePush, Trigger, ecr_registry
 from pushdeploy.domain.report import DeployStatus, TargetReport
+from pushdeploy.domain.scope import check_cluster, check_family, family_of
 from pushdeploy.domain.secrets import target_secrets
 from pushdeploy.domain.service import check_deployable
 from pushdeploy.domain.tags import tag_matches
@@ -34,6 +56,11 @@ from pushdeploy.domain.taskdef import TAG_IMAGE_DIGEST, TAG_IMAGE_TAG, render_ta
 
 # The service is named here: a child logger created before POWERTOOLS_SERVICE_NAME is read would not attach.
 logger = Logger(service="pushdeploy", child=True)
+
+# A target is not started with less time left than this: its AWS calls (each bounded by the client's
+# timeouts and retries) and the ledger commit must fit, or the next attempt would find it half-done.
+TARGET_TIME_BUDGET_MS = 30_000
+BUSY_WAIT_SECONDS = 45
 
 
 @dataclass(frozen=True)
@@ -59,7 +86,6 @@ class DeployOutcome:
     push: ImagePush | None
     reports: list[TargetReport] = field(default_factory=list)
     reason: str | None = None
-    notification_errors: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -69,6 +95,11 @@ class DeployOutcome:
             if status in statuses:
                 return status.value
         return DeployStatus.SKIPPED.value
+
+    @property
+    def notification_errors(self) -> list[str]:
+        """The notifications that could not be published."""
+        return [f"{r.target}: {r.notification_error}" for r in self.reports if r.notification_error]
 
     def as_result(self) -> dict[str, Any]:
         """The invocation's return value."""
@@ -90,6 +121,11 @@ class DeployOutcome:
             raise DeployIncompleteError("deploy incomplete, to be retried: " + "; ".join(problems))
 
 
+class _Skip(Exception):  # noqa: N818 - control flow inside a target's deploy, never escapes it
+    def __init__(self, report: TargetReport) -> None:
+        self.report = report
+
+
 class Deployer:
     """The deploy use case, wired to its ports."""
 
@@ -101,16 +137,24 @@ class Deployer:
         parameters: ParameterCatalog,
         images: ImageCatalog,
         publisher: NotificationPublisher,
+        ledger: DeployLedger,
         region: str,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        allowed_clusters: Sequence[str] = ("*",),
+        allowed_families: Sequence[str] = ("*",),
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._configs = configs
         self._ecs = ecs
         self._parameters = parameters
         self._images = images
         self._publisher = publisher
+        self._ledger = ledger
         self._region = region
+        self._allowed_clusters = tuple(allowed_clusters)
+        self._allowed_families = tuple(allowed_families)
         self._clock = clock
+        self._sleep = sleep
 
     def resolve_manual(self, request: ManualDeployRequest) -> ImagePush:
         """The pinned image behind a manual request's tag (looked up in ECR)."""
@@ -122,11 +166,16 @@ class Deployer:
             registry=ecr_registry(registry_id, self._region),
             trigger=Trigger.MANUAL,
             event_id=request.event_id,
+            pushed_at=self._clock(),
             targets=request.targets,
         )
 
-    def deploy(self, push: ImagePush) -> DeployOutcome:
-        """Deploy ``push`` to each matching target, independently, and notify each deploy or failure."""
+    def deploy(self, push: ImagePush, remaining_ms: Callable[[], int] = lambda: 900_000) -> DeployOutcome:
+        """Deploy ``push`` to each matching target, independently, and notify each deploy or failure.
+
+        ``remaining_ms`` is the invocation's time left: targets that cannot be finished in it are reported
+        failed (retryable) rather than started.
+        """
         raw_configs = self._configs.target_parameters(push.repository)
         outcome = DeployOutcome(push)
         if not raw_configs:
@@ -146,39 +195,108 @@ class Deployer:
         for name, parameter in sorted(names.items()):
             if push.targets is not None and name not in push.targets:
                 continue
-            report = self._deploy_target(push, parameter, raw_configs[parameter])
+            if remaining_ms() < TARGET_TIME_BUDGET_MS:
+                report = self._notified(
+                    TargetReport(
+                        push,
+                        name,
+                        DeployStatus.FAILED,
+                        parameter=parameter,
+                        retryable=True,
+                        code="out-of-time",
+                        reason="not attempted: the invocation ran out of time; the retry will deploy it",
+                    )
+                )
+            else:
+                report = self._deploy_target(push, parameter, raw_configs[parameter], remaining_ms)
             logger.info(
                 "Target %s",
                 report.status.value,
-                extra={"target": report.target, "status": report.status.value, "reason": report.reason},
+                extra={
+                    "target": report.target,
+                    "status": report.status.value,
+                    "code": report.code,
+                    "reason": report.reason,
+                },
             )
             outcome.reports.append(report)
-            if report.notifies:
-                self._notify(report, outcome)
         return outcome
 
-    def _deploy_target(self, push: ImagePush, parameter: str, raw_config: str) -> TargetReport:
+    # -- one target ---------------------------------------------------------------------------------------
+
+    def _deploy_target(
+        self, push: ImagePush, parameter: str, raw_config: str, remaining_ms: Callable[[], int]
+    ) -> TargetReport:
         name = target_name(parameter)
         try:
             config = parse_target_config(parameter, raw_config)
         except ConfigError as exc:
-            return TargetReport(push, name, DeployStatus.FAILED, reason=str(exc), parameter=parameter)
-        if not tag_matches(config.tags, push.tag):
-            return TargetReport(
-                push,
-                name,
-                DeployStatus.SKIPPED,
-                cluster=config.cluster,
-                service=config.service,
-                reason=f"tag {push.tag} does not match the target's tags {list(config.tags)}",
-                parameter=parameter,
+            return self._notified(
+                TargetReport(push, name, DeployStatus.FAILED, reason=str(exc), parameter=parameter, code="config")
             )
+        base = TargetReport(
+            push, name, DeployStatus.SKIPPED, cluster=config.cluster, service=config.service, parameter=parameter
+        )
+        if not tag_matches(config.tags, push.tag):
+            return replace(
+                base, code="no-match", reason=f"tag {push.tag} does not match the target's tags {list(config.tags)}"
+            )
+        try:
+            check_cluster(config.cluster, self._allowed_clusters)
+        except DeployError as exc:
+            return self._notified(replace(base, status=DeployStatus.FAILED, reason=str(exc), code="out-of-scope"))
+
+        claim = Claim(uuid.uuid4().hex, push.record, self._clock() + CLAIM_LEASE_SECONDS)
+        try:
+            state = self._claim(push, config, claim, base, remaining_ms)
+        except _Skip as skip:
+            return skip.report
+        except DeployError as exc:
+            return self._notified(
+                replace(base, status=DeployStatus.FAILED, reason=str(exc), retryable=exc.retryable, code="ledger")
+            )
+        return self._deploy_claimed(push, config, claim, state, base)
+
+    def _claim(
+        self,
+        push: ImagePush,
+        config: TargetConfig,
+        claim: Claim,
+        base: TargetReport,
+        remaining_ms: Callable[[], int],
+    ) -> TargetState:
+        """Take the target's claim, waiting while an older push of it is being deployed."""
+        manual = push.trigger is Trigger.MANUAL
+        waited_until = self._clock() + BUSY_WAIT_SECONDS
+        while True:
+            result = self._ledger.claim(push.repository, config.name, claim, self._clock())
+            judgement = judge_push(result.state, claim.push, manual=manual, now=self._clock())
+            if result.acquired and judgement.verdict is Verdict.BUSY:
+                judgement = replace(judgement, verdict=Verdict.PROCEED)  # the claim we replaced had lapsed
+            if judgement.verdict is Verdict.PROCEED and result.acquired:
+                return result.state
+            if judgement.verdict in {Verdict.DUPLICATE, Verdict.STALE}:
+                if result.acquired:
+                    self._ledger.release(push.repository, config.name, claim.token)
+                raise _Skip(replace(base, code=judgement.verdict.value.lower(), reason=judgement.reason))
+            if judgement.verdict is Verdict.RENOTIFY and result.acquired:
+                raise _Skip(self._renotify(push, config, claim, result.state, base))
+            # BUSY, or a verdict we could only act on while holding the claim: wait for the holder.
+            if self._clock() > waited_until or remaining_ms() < TARGET_TIME_BUDGET_MS + 5_000:
+                raise AwsCallError("deploy ledger", "TargetBusy", judgement.reason or "the target stays claimed")
+            self._sleep(0.5 + random.random())  # noqa: S311 - jitter, not cryptography
+
+    def _deploy_claimed(
+        self, push: ImagePush, config: TargetConfig, claim: Claim, state: TargetState, base: TargetReport
+    ) -> TargetReport:
         registered: str | None = None
         previous: str | None = None
+        request_fingerprint = ""
         try:
             service = self._ecs.describe_service(config.cluster, config.service)
             check_deployable(service, config.cluster)
             previous = service.task_definition_arn
+            check_family(family_of(previous), self._allowed_families)
             current, current_tags = self._ecs.describe_task_definition(previous)
             secrets = self._check_secrets(config, AwsLocation.from_arn(service.arn))
             rendered = render_task_definition(
@@ -192,48 +310,84 @@ class Deployer:
                 record_tags={TAG_IMAGE_TAG: push.tag, TAG_IMAGE_DIGEST: push.digest},
             )
             if not rendered.changes and push.trigger is Trigger.PUSH:
-                return TargetReport(
-                    push,
-                    name,
-                    DeployStatus.SKIPPED,
-                    cluster=config.cluster,
-                    service=config.service,
+                report = replace(
+                    base,
                     task_definition_arn=previous,
                     previous_task_definition_arn=previous,
+                    code="unchanged",
                     reason=f"service already runs {push.image_uri} with this configuration",
-                    parameter=parameter,
                 )
+                self._commit(push, config, claim, report, notification=None)
+                return report
             if rendered.changes:
-                registered = self._ecs.register_task_definition(rendered.request)
+                request_fingerprint = fingerprint(rendered.request)
+                registered = reusable_revision(state, push.digest, request_fingerprint)
+                if registered is None:
+                    registered = self._ecs.register_task_definition(rendered.request)
+                else:
+                    logger.info("Reusing the revision registered before", extra={"taskDefinitionArn": registered})
             # A manual deploy of what already runs restarts the tasks on the current revision.
             deployment_id = self._ecs.update_service(
                 config.cluster, config.service, registered or previous, force_new_deployment=registered is None
             )
         except DeployError as exc:
-            return TargetReport(
-                push,
-                name,
-                DeployStatus.FAILED,
-                cluster=config.cluster,
-                service=config.service,
-                task_definition_arn=registered,
-                previous_task_definition_arn=previous,
-                reason=self._failure_reason(exc, registered),
-                retryable=exc.retryable,
-                parameter=parameter,
+            pending = PendingRevision(push.digest, request_fingerprint, registered) if registered is not None else None
+            self._release_quietly(push, config, claim, pending)
+            return self._notified(
+                replace(
+                    base,
+                    status=DeployStatus.FAILED,
+                    task_definition_arn=registered,
+                    previous_task_definition_arn=previous,
+                    reason=self._failure_reason(exc, registered),
+                    retryable=exc.retryable,
+                    code=_failure_code(exc),
+                )
             )
-        return TargetReport(
-            push,
-            name,
-            DeployStatus.DEPLOYING,
-            cluster=config.cluster,
-            service=config.service,
+        report = replace(
+            base,
+            status=DeployStatus.DEPLOYING,
             task_definition_arn=registered or previous,
             previous_task_definition_arn=previous,
             deployment_id=deployment_id,
             changes=rendered.changes,
-            parameter=parameter,
         )
+        notification = render_notification(report, time=describe_time(self._clock()))
+        report = self._publish(report, notification)
+        try:
+            self._commit(push, config, claim, report, notification)
+        except DeployError as exc:
+            # Deployed and notified, but not recorded: the retry finds the service on this revision and
+            # records it then.
+            return replace(
+                report,
+                retryable=True,
+                notification_error=report.notification_error
+                or f"deployed, but the deploy ledger was not updated: {exc}",
+            )
+        return report
+
+    def _renotify(
+        self, push: ImagePush, config: TargetConfig, claim: Claim, state: TargetState, base: TargetReport
+    ) -> TargetReport:
+        """Publish the notification a previous attempt deployed but could not publish."""
+        deployed = state.deployed
+        assert deployed is not None and deployed.notification is not None
+        notification = Notification.from_json(deployed.notification)
+        report = replace(
+            base,
+            status=DeployStatus.DEPLOYING,
+            task_definition_arn=deployed.task_definition_arn,
+            deployment_id=notification.message.get("deploymentId"),
+            previous_task_definition_arn=notification.message.get("previousTaskDefinitionArn"),
+            code="renotified",
+            reason="deployed by an earlier attempt; its notification is published now",
+        )
+        report = self._publish(report, notification)
+        self._commit(push, config, claim, report, notification, earlier=deployed)
+        return report
+
+    # -- helpers ------------------------------------------------------------------------------------------
 
     def _check_secrets(self, config: TargetConfig, location: AwsLocation) -> dict[str, str]:
         """Resolve every secret to its ``valueFrom`` and make sure each local parameter exists."""
@@ -250,16 +404,80 @@ class Deployer:
             raise MissingParametersError(missing)
         return {name: secret.value_from for name, secret in secrets.items()}
 
+    def _notified(self, report: TargetReport) -> TargetReport:
+        return self._publish(report, render_notification(report, time=describe_time(self._clock())))
+
+    def _publish(self, report: TargetReport, notification: Notification) -> TargetReport:
+        try:
+            self._publisher.publish(notification)
+        except AwsCallError as exc:
+            logger.error("Notification not published", extra={"target": report.target, "error": str(exc)})
+            return replace(report, notified=False, notification_error=f"notification not published: {exc}")
+        return replace(report, notified=True)
+
+    def _commit(
+        self,
+        push: ImagePush,
+        config: TargetConfig,
+        claim: Claim,
+        report: TargetReport,
+        notification: Notification | None,
+        *,
+        earlier: DeployedRecord | None = None,
+    ) -> None:
+        """Record what the target runs now and release the claim. A new deploy also gets a history item;
+        ``earlier`` is the record being completed when only its notification was re-published."""
+        now = self._clock()
+        deployed = DeployedRecord(
+            push=earlier.push if earlier else push.record,
+            task_definition_arn=report.task_definition_arn or "",
+            deployed_at=earlier.deployed_at if earlier else now,
+            notified=notification is None or report.notified,
+            notification=None if notification is None or report.notified else notification.to_json(),
+        )
+        if earlier is not None or report.status is not DeployStatus.DEPLOYING:
+            self._ledger.commit(push.repository, config.name, claim.token, deployed, None)
+            return
+        history = {
+            "time": describe_time(now),
+            "repository": push.repository,
+            "target": config.name,
+            "tag": push.tag,
+            "digest": push.digest,
+            "trigger": push.trigger.value,
+            "status": report.status.value,
+            "cluster": config.cluster,
+            "service": config.service,
+            "taskDefinitionArn": report.task_definition_arn,
+            "previousTaskDefinitionArn": report.previous_task_definition_arn,
+            "deploymentId": report.deployment_id,
+            "eventId": push.event_id,
+            "pushedAt": push.pushed_at,
+        }
+        self._ledger.commit(push.repository, config.name, claim.token, deployed, history)
+
+    def _release_quietly(
+        self, push: ImagePush, config: TargetConfig, claim: Claim, pending: PendingRevision | None
+    ) -> None:
+        try:
+            self._ledger.release(push.repository, config.name, claim.token, pending)
+        except DeployError as exc:  # the lease lapses by itself; the failure being reported matters more
+            logger.warning("Claim not released", extra={"target": config.name, "error": str(exc)})
+
     @staticmethod
     def _failure_reason(exc: DeployError, registered: str | None) -> str:
         if registered is None:
             return str(exc) if not isinstance(exc, AwsCallError) else f"{exc}; nothing was registered"
         return f"{exc}; revision {registered} was registered but the service was not updated to it"
 
-    def _notify(self, report: TargetReport, outcome: DeployOutcome) -> None:
-        notification = render_notification(report, time=self._clock().isoformat(timespec="seconds"))
-        try:
-            self._publisher.publish(notification)
-        except AwsCallError as exc:
-            logger.error("Notification not published", extra={"target": report.target, "error": str(exc)})
-            outcome.notification_errors.append(f"{report.target}: notification not published: {exc}")
+
+def _failure_code(exc: DeployError) -> str:
+    return {
+        "ConfigError": "config",
+        "MissingParametersError": "missing-secret",
+        "ClusterNotFoundError": "service",
+        "ServiceNotDeployableError": "service",
+        "TaskDefinitionError": "task-definition",
+        "OutOfScopeError": "out-of-scope",
+        "AwsCallError": "aws",
+    }.get(type(exc).__name__, "error")

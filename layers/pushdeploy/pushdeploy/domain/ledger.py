@@ -1,0 +1,154 @@
+"""The deploy ledger's rules: what each target runs, from which push, and whether a push may deploy now.
+
+Each target has one state: the push it last deployed, an in-flight claim (a lease that serializes deploys of
+the target) and, after a failure between registering and updating, the revision registered (so a retry
+reuses it instead of registering another).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+CLAIM_LEASE_SECONDS = 300  # longer than the function's timeout: a crashed deploy's claim lapses by itself
+
+
+@dataclass(frozen=True)
+class PushRecord:
+    """The parts of a push the ledger orders and deduplicates by."""
+
+    digest: str
+    tag: str
+    pushed_at: float  # epoch seconds: the push event's time, or the moment a manual deploy was asked for
+    event_id: str
+
+
+@dataclass(frozen=True)
+class DeployedRecord:
+    """What a target runs, as pushdeploy last deployed it."""
+
+    push: PushRecord
+    task_definition_arn: str
+    deployed_at: float
+    notified: bool = True
+    notification: str | None = None  # the JSON published (or to publish again, when notified is False)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A deploy in flight: whoever holds an unexpired claim is the only one deploying the target."""
+
+    token: str
+    push: PushRecord
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class PendingRevision:
+    """A revision registered for a push whose service update then failed."""
+
+    digest: str
+    fingerprint: str
+    task_definition_arn: str
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """A target's ledger entry (every part optional: a new target has none)."""
+
+    deployed: DeployedRecord | None = None
+    claim: Claim | None = None
+    pending: PendingRevision | None = None
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """Whether a claim was taken, and the target's state just before (or as it blocked the claim)."""
+
+    acquired: bool
+    state: TargetState
+
+
+class Verdict(StrEnum):
+    """What to do with a push, given the target's state."""
+
+    PROCEED = "PROCEED"
+    DUPLICATE = "DUPLICATE"  # this digest is deployed, or being deployed by another event
+    STALE = "STALE"  # a newer push is deployed or being deployed
+    BUSY = "BUSY"  # an older push is being deployed: wait for it
+    RENOTIFY = "RENOTIFY"  # this digest is deployed but its notification was never published
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Verdict
+    reason: str = ""
+
+
+def judge_push(state: TargetState, push: PushRecord, *, manual: bool, now: float) -> Judgement:
+    """Decide whether ``push`` may deploy the target now. A manual deploy is never a duplicate or stale
+    (it is a deliberate act), but it waits for a deploy in flight like any other."""
+    claim = state.claim if state.claim and state.claim.expires_at > now else None
+    if claim is not None and claim.push.event_id == push.event_id:
+        claim = None  # our own earlier attempt, which crashed or timed out: take over
+    deployed = state.deployed
+    if not manual and deployed is not None:
+        if deployed.push.digest == push.digest:
+            if not deployed.notified:
+                return Judgement(Verdict.RENOTIFY, "deployed, but its notification was not published")
+            return Judgement(
+                Verdict.DUPLICATE,
+                f"{short_digest(push.digest)} is already deployed (tag {deployed.push.tag}, "
+                f"{describe_time(deployed.deployed_at)})",
+            )
+        if deployed.push.pushed_at > push.pushed_at:
+            return Judgement(
+                Verdict.STALE,
+                f"stale: tag {push.tag} (pushed {describe_time(push.pushed_at)}) is older than tag "
+                f"{deployed.push.tag} (pushed {describe_time(deployed.push.pushed_at)}), which is deployed",
+            )
+    if claim is not None:
+        if not manual and claim.push.digest == push.digest:
+            return Judgement(Verdict.DUPLICATE, f"{short_digest(push.digest)} is being deployed (tag {claim.push.tag})")
+        if not manual and claim.push.pushed_at > push.pushed_at:
+            return Judgement(
+                Verdict.STALE,
+                f"stale: tag {push.tag} (pushed {describe_time(push.pushed_at)}) is older than tag "
+                f"{claim.push.tag} (pushed {describe_time(claim.push.pushed_at)}), which is being deployed",
+            )
+        return Judgement(Verdict.BUSY, f"tag {claim.push.tag} is being deployed; waiting for it to finish")
+    return Judgement(Verdict.PROCEED)
+
+
+def fingerprint(request: Mapping[str, Any]) -> str:
+    """A stable hash of a RegisterTaskDefinition request: equal requests register equal revisions."""
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def reusable_revision(state: TargetState, digest: str, request_fingerprint: str) -> str | None:
+    """The revision registered earlier for exactly this request, if its service update failed."""
+    pending = state.pending
+    if pending and pending.digest == digest and pending.fingerprint == request_fingerprint:
+        return pending.task_definition_arn
+    return None
+
+
+def short_digest(digest: str) -> str:
+    """``sha256:4f4f4f4f4f4f`` (12 hex digits), as people read digests."""
+    return digest[:19]
+
+
+def describe_time(epoch: float) -> str:
+    """ISO 8601 in UTC, to the second."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> float:
+    """Epoch seconds of an ISO 8601 time such as EventBridge's ``2026-11-20T10:15:30Z``."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()

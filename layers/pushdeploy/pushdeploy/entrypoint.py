@@ -1,0 +1,69 @@
+"""The deploy function's work for one request: at most once per event, with its metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pushdeploy.domain.push import ImagePush
+from pushdeploy.domain.report import DeployStatus, TargetReport
+from pushdeploy.usecases.deploy import Deployer, DeployOutcome, ManualDeployRequest
+
+_METRIC_NAMES = {
+    DeployStatus.DEPLOYING: "DeployStarted",
+    DeployStatus.FAILED: "DeployFailed",
+    DeployStatus.SKIPPED: "DeploySkipped",
+}
+
+
+class DeployEntryPoint:
+    """Runs deploy requests. A push event runs once per event id (powertools Idempotency): a redelivery
+    returns the first run's result. A manual request always runs: it is a deliberate act."""
+
+    def __init__(
+        self, deployer: Deployer, persistence: BasePersistenceLayer, *, expires_after_seconds: int = 3600
+    ) -> None:
+        self.deployer = deployer
+        self.idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=expires_after_seconds)
+        self._run_once = idempotent_function(
+            data_keyword_argument="event", persistence_store=persistence, config=self.idempotency
+        )(self._run)
+
+    def handle(
+        self, request: ImagePush | ManualDeployRequest, event: dict[str, Any], context: LambdaContext
+    ) -> dict[str, Any]:
+        """Deploy; raise DeployIncompleteError (after notifying) when a retry may finish the job."""
+        self.idempotency.register_lambda_context(context)
+        if isinstance(request, ManualDeployRequest):
+            return self._run(event=event, request=request, context=context)
+        result: dict[str, Any] = self._run_once(event=event, request=request, context=context)
+        return result
+
+    def _run(
+        self, *, event: dict[str, Any], request: ImagePush | ManualDeployRequest, context: LambdaContext
+    ) -> dict[str, Any]:
+        push = self.deployer.resolve_manual(request) if isinstance(request, ManualDeployRequest) else request
+        outcome = self.deployer.deploy(push, remaining_ms=context.get_remaining_time_in_millis)
+        record_metrics(outcome)
+        outcome.raise_if_retryable()
+        return outcome.as_result()
+
+
+def record_metrics(outcome: DeployOutcome) -> None:
+    """One metric per target: started, failed or skipped, by target and by reason."""
+    for report in outcome.reports:
+        with single_metric(
+            name=_METRIC_NAMES[report.status], unit=MetricUnit.Count, value=1, namespace=Metrics().namespace
+        ) as metric:
+            metric.add_dimension(name="target", value=_target_dimension(report))
+            if report.code:
+                metric.add_dimension(name="reason", value=report.code)
+
+
+def _target_dimension(report: TargetReport) -> str:
+    return f"{report.push.repository}/{report.target}"
