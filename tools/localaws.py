@@ -182,6 +182,7 @@ class LocalAws:
         session = self.session()
         template = load_template()
         code_locations = self._upload_code(session, code_directories(template))
+        assert code_locations == _code_locations(template)
         cloudformation_template = resolve_pseudo_parameters(sam_transform(template, code_locations), PSEUDO_PARAMETERS)
         cfn = session.client("cloudformation")
         cfn.create_stack(
@@ -307,7 +308,10 @@ class LocalAws:
             session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
         )
         template = load_template()
-        return self._describe_stack(session, stack_name, described, template, sam_transform(template, {}))
+        cloudformation_template = resolve_pseudo_parameters(
+            sam_transform(template, _code_locations(template)), PSEUDO_PARAMETERS
+        )
+        return self._describe_stack(session, stack_name, described, template, cloudformation_template)
 
     # -- delivering events ------------------------------------------------------------------------------
 
@@ -369,8 +373,9 @@ class LocalAws:
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
         output = io.StringIO()
-        with patched_environ(environment), _captured_stdout(output if record is not None else None):
+        with patched_environ(environment):
             module = _load_handler_module(function)
+        with patched_environ(environment), _captured_stdout(output if record is not None else None):
             parameters.clear_caches()  # type: ignore[no-untyped-call]
             handler_name = function.handler.rsplit(".", 1)[1]
             try:
@@ -418,21 +423,32 @@ class _Context:
         return 120_000
 
 
+class _CurrentStdout(io.TextIOBase):
+    """Writes to whatever sys.stdout is now: lets a logger that bound a stream at import follow redirection."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+_FOLLOW_STDOUT = _CurrentStdout()
+
+
 @contextlib.contextmanager
 def _captured_stdout(into: io.StringIO | None) -> Iterator[None]:
-    """Send what the handler prints (powertools writes to sys.stdout) to ``into``, if given."""
+    """Send what the handler prints to ``into``, if given (else it goes to stdout as usual)."""
     if into is None:
         yield
         return
-    handlers = [h for h in logging.getLogger("pushdeploy").handlers if isinstance(h, logging.StreamHandler)]
-    streams = [h.setStream(into) for h in handlers]
-    try:
-        with contextlib.redirect_stdout(into):
-            yield
-    finally:
-        for handler, stream in zip(handlers, streams, strict=True):
-            if stream is not None:
-                handler.setStream(stream)
+    with contextlib.redirect_stdout(into):
+        yield
+
+
+def _code_locations(template: dict[str, Any]) -> dict[str, str]:
+    """Where the stack's functions and layers are uploaded, as `sam package` would name them."""
+    return {logical_id: f"s3://{ARTIFACT_BUCKET}/{logical_id}.zip" for logical_id in code_directories(template)}
 
 
 _MODULES: dict[Path, ModuleType] = {}
@@ -449,6 +465,10 @@ def _load_handler_module(function: StackFunction) -> ModuleType:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         _MODULES[path] = module
+        # powertools' Logger binds the sys.stdout of import time; make it follow redirection instead.
+        for handler in logging.getLogger("pushdeploy").handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(_FOLLOW_STDOUT)
     # A warm environment keeps its clients; a new stack (new server) needs new ones.
     from pushdeploy import wiring  # noqa: PLC0415
 
