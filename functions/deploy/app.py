@@ -26,7 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.info("Event ignored", extra={"reason": request.reason})
         metrics.add_metric(name="EventIgnored", unit=MetricUnit.Count, value=1)
         return request.as_result()
-    metrics.add_metric(name="DeployRequest", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"Request{type(request).__name__}", unit=MetricUnit.Count, value=1)
     result = wiring.entry_point().handle(request, event, context)
     logger.info("Deploy finished", extra={"result": result})
     return result

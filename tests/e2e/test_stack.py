@@ -26,6 +26,8 @@ MOTO_GAPS = {
     "EcrPushDeadLetterAlarm": "AWS::CloudWatch::Alarm",
     "DeployFailureAlarm": "AWS::CloudWatch::Alarm",
     "DeployFunctionErrorsAlarm": "AWS::CloudWatch::Alarm",
+    "TrackFunctionErrorsAlarm": "AWS::CloudWatch::Alarm",
+    "TrackFunctionEventInvokeConfig": "AWS::Lambda::EventInvokeConfig",
 }
 
 
@@ -74,7 +76,10 @@ def test_the_stack_is_the_template(session: boto3.Session, stack: LocalStack, de
     assert configuration["Handler"] == declared["Handler"]
     # And the rule's pattern is the template's Pattern, targeting the function with the template's retry policy
     assert json.loads(rule["EventPattern"]) == declared_pattern
-    assert [rule.name for rule in stack.rules] == ["DeployFunctionEcrPush"]
+    assert sorted(rule.name for rule in stack.rules) == [
+        "DeployFunctionEcrPush",
+        "TrackFunctionEcsDeploymentStateChange",
+    ]
     assert [target["Arn"] for target in targets] == [configuration["FunctionArn"]]
     assert targets[0]["RetryPolicy"] == declared["Events"]["EcrPush"]["Properties"]["RetryPolicy"]
     # And what moto could not create is exactly its known gaps: when moto closes one, this test says so

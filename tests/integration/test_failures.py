@@ -393,7 +393,8 @@ def _controlled_by(controller: DeploymentControllerTypeType) -> ServiceSetup:
     [
         pytest.param(
             _missing_service,
-            "service nope not found in cluster staging (MISSING); create it, or fix the target's 'service'",
+            "service nope not found in cluster staging; create it, add a 'create' block to the target, or fix "
+            "the target's 'service'",
             id="service-missing",
         ),
         pytest.param(

@@ -35,7 +35,10 @@ def _load_json(path: Path) -> dict[str, Any]:
 
 
 # Manual deploy requests are direct invocations, not EventBridge events: they have no "source".
-EVENTBRIDGE_SAMPLES = sorted(path for path in EVENTS_DIR.glob("*.json") if "source" in _load_json(path))
+# Those with "dryRun" are EventBridge events copied from the logs for a direct (console) invoke.
+EVENTBRIDGE_SAMPLES = sorted(
+    path for path in EVENTS_DIR.glob("*.json") if "source" in _load_json(path) and "dryRun" not in _load_json(path)
+)
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pushdeploy.domain.push import ImagePush
 from pushdeploy.domain.report import DeployStatus, TargetReport
-from pushdeploy.usecases.deploy import Deployer, DeployOutcome, ManualDeployRequest
+from pushdeploy.domain.requests import HistoryRequest, ManualDeployRequest, RollbackRequest
+from pushdeploy.usecases.deploy import Deployer, DeployOutcome
+from pushdeploy.usecases.rollback import TargetOperations
 
 _METRIC_NAMES = {
     DeployStatus.DEPLOYING: "DeployStarted",
     DeployStatus.FAILED: "DeployFailed",
     DeployStatus.SKIPPED: "DeploySkipped",
+    DeployStatus.PLANNED: "DeployPlanned",
 }
 
 
@@ -26,20 +29,34 @@ class DeployEntryPoint:
     returns the first run's result. A manual request always runs: it is a deliberate act."""
 
     def __init__(
-        self, deployer: Deployer, persistence: BasePersistenceLayer, *, expires_after_seconds: int = 3600
+        self,
+        deployer: Deployer,
+        operations: TargetOperations,
+        persistence: BasePersistenceLayer,
+        *,
+        expires_after_seconds: int = 3600,
     ) -> None:
         self.deployer = deployer
+        self.operations = operations
         self.idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=expires_after_seconds)
         self._run_once = idempotent_function(
             data_keyword_argument="event", persistence_store=persistence, config=self.idempotency
         )(self._run)
 
     def handle(
-        self, request: ImagePush | ManualDeployRequest, event: dict[str, Any], context: LambdaContext
+        self,
+        request: ImagePush | ManualDeployRequest | RollbackRequest | HistoryRequest,
+        event: dict[str, Any],
+        context: LambdaContext,
     ) -> dict[str, Any]:
-        """Deploy; raise DeployIncompleteError (after notifying) when a retry may finish the job."""
+        """Deploy (or roll back, or read history); raise DeployIncompleteError (after notifying) when a retry
+        may finish the job. Dry runs and manual requests always run; pushes run once per event."""
+        if isinstance(request, HistoryRequest):
+            return self.operations.history(request)
+        if isinstance(request, RollbackRequest):
+            return self.operations.rollback(request)
         self.idempotency.register_lambda_context(context)
-        if isinstance(request, ManualDeployRequest):
+        if isinstance(request, ManualDeployRequest) or request.dry_run:
             return self._run(event=event, request=request, context=context)
         result: dict[str, Any] = self._run_once(event=event, request=request, context=context)
         return result
@@ -56,6 +73,8 @@ class DeployEntryPoint:
 
 def record_metrics(outcome: DeployOutcome) -> None:
     """One metric per target: started, failed or skipped, by target and by reason."""
+    if outcome.push is not None and outcome.push.dry_run:
+        return
     for report in outcome.reports:
         with single_metric(
             name=_METRIC_NAMES[report.status], unit=MetricUnit.Count, value=1, namespace=Metrics().namespace

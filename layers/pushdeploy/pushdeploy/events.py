@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
 from pushdeploy.domain.errors import InvalidEventError
 from pushdeploy.domain.ledger import parse_time
+from pushdeploy.domain.outcome import DeploymentEvent
 from pushdeploy.domain.push import ImagePush, Trigger, ecr_registry
-from pushdeploy.usecases.deploy import ManualDeployRequest
+from pushdeploy.domain.requests import HistoryRequest, ManualDeployRequest, RollbackRequest
 
 ECR_SOURCE = "aws.ecr"
 ECR_IMAGE_ACTION = "ECR Image Action"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _REPOSITORY = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_MANUAL_FIELDS = frozenset({"repository", "tag", "targets"})
+_TARGET = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
 class EcrImageActionEvent(EventBridgeEvent):
@@ -55,26 +56,74 @@ class IgnoredEvent:
         return {"status": "IGNORED", "reason": self.reason}
 
 
-DeployRequest = ImagePush | ManualDeployRequest | IgnoredEvent
+DeployRequest = ImagePush | ManualDeployRequest | RollbackRequest | HistoryRequest | IgnoredEvent
+_ACTIONS = ("deploy", "rollback", "history")
+_EXAMPLES = (
+    '{"repository": "api", "tag": "v1.4.2", "targets": ["prod"]}, '
+    '{"action": "rollback", "repository": "api", "target": "prod"}, '
+    '{"action": "history", "repository": "api", "target": "prod"}, each optionally with "dryRun": true'
+)
 
 
 def parse_deploy_event(event: Any, request_id: str = "manual") -> DeployRequest:
-    """Decide what ``event`` asks for: a push to deploy, a manual deploy, or nothing.
+    """Decide what ``event`` asks for: a push to deploy, a manual deploy, rollback or history, or nothing.
 
-    Raises InvalidEventError, naming the problem, for an event that is ours but malformed.
+    ``"dryRun": true`` at the top level of any of them (an ECR push copied from the logs included) asks
+    for the plan only. Raises InvalidEventError, naming the problem, for an event that is ours but malformed.
     """
     if not isinstance(event, dict):
         raise InvalidEventError(f"event must be a JSON object, got {type(event).__name__}")
-    if "detail-type" in event and "source" in event:
-        return _parse_eventbridge(EcrImageActionEvent(event))
-    if "repository" in event:
-        return _parse_manual(event, request_id)
-    if "detail-type" in event or "source" in event:
+    dry_run = event.get("dryRun", False)
+    if not isinstance(dry_run, bool):
+        raise InvalidEventError(f"'dryRun' must be true or false, got {dry_run!r}")
+    body = {key: value for key, value in event.items() if key != "dryRun"}
+    if "detail-type" in body and "source" in body:
+        parsed = _parse_eventbridge(EcrImageActionEvent(body))
+        return replace(parsed, dry_run=True) if dry_run and isinstance(parsed, ImagePush) else parsed
+    if "repository" in body or "action" in body:
+        return _parse_manual(body, request_id, dry_run)
+    if "detail-type" in body or "source" in body:
         raise InvalidEventError("EventBridge event must carry both 'source' and 'detail-type'")
     raise InvalidEventError(
-        "event is neither an ECR push event (EventBridge 'ECR Image Action') nor a manual deploy "
-        '({"repository": "api", "tag": "v1.4.2", "targets": ["prod"]}); got keys: '
+        "event is neither an ECR push event (EventBridge 'ECR Image Action') nor a request such as "
+        + _EXAMPLES
+        + "; got keys: "
         + (", ".join(sorted(map(str, event))) or "none")
+    )
+
+
+ECS_SOURCE = "aws.ecs"
+ECS_DEPLOYMENT_STATE_CHANGE = "ECS Deployment State Change"
+
+
+def parse_deployment_event(event: Any) -> DeploymentEvent | IgnoredEvent:
+    """An ``ECS Deployment State Change`` event for the tracker; anything else is ignored or invalid."""
+    if not isinstance(event, dict) or "source" not in event or "detail-type" not in event:
+        raise InvalidEventError("the tracker takes EventBridge 'ECS Deployment State Change' events")
+    wrapped = EventBridgeEvent(event)
+    if wrapped.source != ECS_SOURCE or wrapped.detail_type != ECS_DEPLOYMENT_STATE_CHANGE:
+        return IgnoredEvent(f"not an ECS deployment state change: {wrapped.source} / {wrapped.detail_type}")
+    detail = event.get("detail")
+    resources = event.get("resources")
+    if not isinstance(detail, dict):
+        raise InvalidEventError("ECS Deployment State Change event has no 'detail' object")
+    deployment_id, event_name = detail.get("deploymentId"), detail.get("eventName")
+    if not isinstance(deployment_id, str) or not re.fullmatch(r"ecs-svc/\d{1,32}", deployment_id):
+        raise InvalidEventError(f"field 'detail.deploymentId' must be ecs-svc/<number>, got {deployment_id!r}")
+    if not isinstance(event_name, str) or not event_name:
+        raise InvalidEventError("field 'detail.eventName' is missing")
+    if not isinstance(resources, list) or not resources or not isinstance(resources[0], str):
+        raise InvalidEventError("field 'resources' must hold the service ARN")
+    try:
+        updated_at = parse_time(str(detail.get("updatedAt") or event.get("time")))
+    except ValueError as exc:
+        raise InvalidEventError("field 'detail.updatedAt' must be an ISO 8601 time") from exc
+    return DeploymentEvent(
+        event_name=event_name,
+        deployment_id=deployment_id,
+        service_arn=resources[0],
+        reason=str(detail.get("reason") or ""),
+        updated_at=updated_at,
     )
 
 
@@ -115,17 +164,42 @@ def _parse_eventbridge(event: EcrImageActionEvent) -> DeployRequest:
     )
 
 
-def _parse_manual(event: dict[str, Any], request_id: str) -> ManualDeployRequest:
-    unknown = sorted(set(event) - _MANUAL_FIELDS)
+def _parse_manual(
+    event: dict[str, Any], request_id: str, dry_run: bool
+) -> ManualDeployRequest | RollbackRequest | HistoryRequest:
+    action = event.get("action", "deploy")
+    if action not in _ACTIONS:
+        raise InvalidEventError(f"unknown action {action!r}; use one of: {', '.join(_ACTIONS)}")
+    allowed = {
+        "deploy": {"repository", "tag", "targets"},
+        "rollback": {"repository", "target"},
+        "history": {"repository", "target", "limit"},
+    }[action] | {"action"}
+    unknown = sorted(set(event) - allowed)
     if unknown:
-        raise InvalidEventError(
-            f"manual deploy: unknown field(s) {', '.join(unknown)}; it takes repository, tag and optional targets"
-        )
+        takes = {
+            "deploy": "repository, tag and optional targets",
+            "rollback": "repository and target",
+            "history": "repository, target and optional limit",
+        }[action]
+        raise InvalidEventError(f"manual {action}: unknown field(s) {', '.join(map(str, unknown))}; it takes {takes}")
     repository = _check(event.get("repository"), _REPOSITORY, "repository", "an ECR repository name")
+    if action == "history":
+        if dry_run:
+            raise InvalidEventError("manual history: it only reads; 'dryRun' does not apply")
+        limit = event.get("limit", 20)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
+            raise InvalidEventError("manual history: 'limit' must be a whole number from 1 to 100")
+        return HistoryRequest(repository, _check(event.get("target"), _TARGET, "target", "a target name"), limit)
+    if action == "rollback":
+        target = _check(event.get("target"), _TARGET, "target", "a target name")
+        return RollbackRequest(repository, target, request_id, dry_run)
     tag = _check(event.get("tag"), _TAG, "tag", 'an image tag, e.g. "v1.4.2"')
     targets = event.get("targets")
     if targets is not None and (
-        not isinstance(targets, list) or not targets or not all(isinstance(t, str) and t for t in targets)
+        not isinstance(targets, list)
+        or not targets
+        or not all(isinstance(t, str) and _TARGET.fullmatch(t) for t in targets)
     ):
         raise InvalidEventError("manual deploy: 'targets' must be a non-empty list of target names")
     return ManualDeployRequest(
@@ -133,6 +207,7 @@ def _parse_manual(event: dict[str, Any], request_id: str) -> ManualDeployRequest
         tag=tag,
         event_id=request_id,
         targets=tuple(targets) if targets is not None else None,
+        dry_run=dry_run,
     )
 
 

@@ -50,6 +50,26 @@ class Settings:
         )
 
 
+@dataclass(frozen=True)
+class TrackerSettings:
+    """What the tracker function needs from its environment."""
+
+    region: str
+    topic_arn: str
+    table_name: str
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> TrackerSettings:
+        """Read and check the environment (``os.environ`` by default)."""
+        env = os.environ if environ is None else environ
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        required = {"AWS_REGION": region, "TOPIC_ARN": env.get("TOPIC_ARN"), "TABLE_NAME": env.get("TABLE_NAME")}
+        missing = [name for name, value in required.items() if not value]
+        if missing:
+            raise SettingsError(f"environment variable(s) {', '.join(missing)} not set")
+        return cls(region=str(region), topic_arn=str(required["TOPIC_ARN"]), table_name=str(required["TABLE_NAME"]))
+
+
 def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         value = int(env.get(name, str(default)))

@@ -14,8 +14,10 @@ from pushdeploy.adapters.ledger import DynamoDbLedger
 from pushdeploy.adapters.sns import SnsPublisher
 from pushdeploy.adapters.ssm import SecretParameterCatalog, TargetConfigStore
 from pushdeploy.entrypoint import DeployEntryPoint
-from pushdeploy.settings import Settings
+from pushdeploy.settings import Settings, TrackerSettings
 from pushdeploy.usecases.deploy import Deployer
+from pushdeploy.usecases.rollback import TargetOperations
+from pushdeploy.usecases.track import Tracker
 
 # Standard retry mode backs off on throttling (ECS: ~1 RegisterTaskDefinition/s sustained) and treats
 # LimitExceeded as throttling. Bounded so that one call gives up well inside the function's 120 s timeout:
@@ -32,16 +34,23 @@ def build_entry_point(settings: Settings, session: boto3.Session | None = None) 
     session = session or boto3.Session(region_name=settings.region)
     ssm = session.client("ssm", config=CLIENT_CONFIG)
     dynamodb = session.client("dynamodb", config=CLIENT_CONFIG)
+    configs = TargetConfigStore(ssm, settings.config_prefix, settings.config_cache_seconds)
+    ecs = EcsServices(session.client("ecs", config=CLIENT_CONFIG))
+    publisher = SnsPublisher(session.client("sns", config=CLIENT_CONFIG), settings.topic_arn)
+    ledger = DynamoDbLedger(dynamodb, settings.table_name)
     deployer = Deployer(
-        configs=TargetConfigStore(ssm, settings.config_prefix, settings.config_cache_seconds),
-        ecs=EcsServices(session.client("ecs", config=CLIENT_CONFIG)),
+        configs=configs,
+        ecs=ecs,
         parameters=SecretParameterCatalog(ssm),
         images=EcrImages(session.client("ecr", config=CLIENT_CONFIG)),
-        publisher=SnsPublisher(session.client("sns", config=CLIENT_CONFIG), settings.topic_arn),
-        ledger=DynamoDbLedger(dynamodb, settings.table_name),
+        publisher=publisher,
+        ledger=ledger,
         region=settings.region,
         allowed_clusters=settings.allowed_clusters,
         allowed_families=settings.allowed_families,
+    )
+    operations = TargetOperations(
+        configs=configs, ecs=ecs, publisher=publisher, ledger=ledger, allowed_clusters=settings.allowed_clusters
     )
     # The idempotency records share the deploy table: pk "IDEMPOTENCY", sk the event's hash.
     persistence = DynamoDBPersistenceLayer(
@@ -52,7 +61,22 @@ def build_entry_point(settings: Settings, session: boto3.Session | None = None) 
         expiry_attr="expiresAt",
         boto3_client=dynamodb,
     )
-    return DeployEntryPoint(deployer, persistence, expires_after_seconds=settings.idempotency_seconds)
+    return DeployEntryPoint(deployer, operations, persistence, expires_after_seconds=settings.idempotency_seconds)
+
+
+def build_tracker(settings: TrackerSettings, session: boto3.Session | None = None) -> Tracker:
+    """Wire the tracker to AWS."""
+    session = session or boto3.Session(region_name=settings.region)
+    return Tracker(
+        ledger=DynamoDbLedger(session.client("dynamodb", config=CLIENT_CONFIG), settings.table_name),
+        publisher=SnsPublisher(session.client("sns", config=CLIENT_CONFIG), settings.topic_arn),
+    )
+
+
+@cache
+def tracker() -> Tracker:
+    """The tracker function's use case, built once per execution environment."""
+    return build_tracker(TrackerSettings.from_environment())
 
 
 @cache

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from pushdeploy.adapters.errors import aws_call, error_code
-from pushdeploy.domain.errors import ClusterNotFoundError, ServiceNotDeployableError, TaskDefinitionError
+from pushdeploy.domain.errors import ClusterNotFoundError, TaskDefinitionError
 from pushdeploy.domain.service import ServiceState
 
 if TYPE_CHECKING:
@@ -32,12 +32,11 @@ class EcsServices:
                 raise
         services = response.get("services", [])
         if not services:
-            reasons = ", ".join(failure.get("reason", "?") for failure in response.get("failures", []))
-            raise ServiceNotDeployableError(
-                f"service {service} not found in cluster {cluster} ({reasons or 'MISSING'}); create it, or "
-                "fix the target's 'service'"
-            )
+            arn = next((f.get("arn", "") for f in response.get("failures", [])), "")
+            return ServiceState(arn=arn, name=service, cluster_arn=cluster, status="MISSING", task_definition_arn="")
         found = services[0]
+        configuration = found.get("deploymentConfiguration", {})
+        deployments = found.get("deployments", [])
         return ServiceState(
             arn=found["serviceArn"],
             name=found["serviceName"],
@@ -45,6 +44,10 @@ class EcsServices:
             status=found.get("status", "UNKNOWN"),
             task_definition_arn=found.get("taskDefinition", ""),
             deployment_controller=found.get("deploymentController", {}).get("type", "ECS"),
+            rollout_in_progress=len(deployments) > 1
+            or any(d.get("rolloutState") == "IN_PROGRESS" for d in deployments if d.get("status") == "PRIMARY"),
+            circuit_breaker=bool(configuration.get("deploymentCircuitBreaker", {}).get("enable")),
+            rollback_alarms=bool(configuration.get("alarms", {}).get("enable")),
         )
 
     def describe_task_definition(self, arn: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
@@ -67,6 +70,27 @@ class EcsServices:
         with aws_call("ecs:RegisterTaskDefinition"):
             response = self._client.register_task_definition(**request)
         return response["taskDefinition"]["taskDefinitionArn"]
+
+    def create_service(self, request: Mapping[str, Any]) -> tuple[str, str | None]:
+        """Create a service; returns its ARN and the id of its first deployment."""
+        with aws_call("ecs:CreateService"):
+            response = self._client.create_service(**request)
+        created = response["service"]
+        deployment = next((d.get("id") for d in created.get("deployments", []) if d.get("status") == "PRIMARY"), None)
+        return created["serviceArn"], deployment
+
+    def stop_deployment_in_progress(self, cluster: str, service: str) -> str | None:
+        """Stop the service's in-progress deployment with rollback; returns what was stopped, if anything."""
+        with aws_call("ecs:ListServiceDeployments"):
+            listed = self._client.list_service_deployments(
+                cluster=cluster, service=service, status=["IN_PROGRESS", "PENDING"]
+            )
+        arns = [item["serviceDeploymentArn"] for item in listed.get("serviceDeployments", [])]
+        if not arns:
+            return None
+        with aws_call("ecs:StopServiceDeployment"):
+            self._client.stop_service_deployment(serviceDeploymentArn=arns[0], stopType="ROLLBACK")
+        return arns[0]
 
     def update_service(
         self, cluster: str, service: str, task_definition_arn: str, *, force_new_deployment: bool = False

@@ -119,19 +119,147 @@ class DynamoDbLedger:
             with aws_call("dynamodb:UpdateItem"):
                 self._client.update_item(**update)
             return
-        history_item = {
-            **key,
-            "sk": {"S": f"DEPLOY#{history['time']}#{deployed.push.event_id}"},
-            **{name: _value(value) for name, value in history.items() if value is not None},
-            "expiresAt": _value(int(deployed.deployed_at) + HISTORY_DAYS * 86400),
-        }
-        with aws_call("dynamodb:TransactWriteItems"):
-            self._client.transact_write_items(
-                TransactItems=[
-                    {"Update": cast("UpdateTypeDef", update)},
-                    {"Put": {"TableName": self._table, "Item": history_item}},
-                ]
+        expires = int(deployed.deployed_at) + HISTORY_DAYS * 86400
+        history_sk = f"DEPLOY#{history['time']}#{deployed.push.event_id}"
+        fields = {name: value for name, value in history.items() if value is not None}
+        items: list[Any] = [
+            {"Update": cast("UpdateTypeDef", update)},
+            {"Put": {"TableName": self._table, "Item": _item(key["pk"]["S"], history_sk, fields, expires)}},
+        ]
+        deployment_id = history.get("deploymentId")
+        if deployment_id:
+            # How the tracker finds this deploy from an ECS event, and the service's latest deploy of ours
+            # (to recognise ECS's rollback of it).
+            pointer = {**fields, "targetPk": key["pk"]["S"], "historySk": history_sk}
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _item(f"DEPLOYMENT#{deployment_id}", "DEPLOYMENT", pointer, expires),
+                    }
+                }
             )
+            if history.get("serviceArn"):
+                latest = {"deploymentId": deployment_id}
+                items.append(
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _item(f"SERVICE#{history['serviceArn']}", "LATEST", latest, expires),
+                        }
+                    }
+                )
+        with aws_call("dynamodb:TransactWriteItems"):
+            self._client.transact_write_items(TransactItems=items)
+
+    def read_state(self, repository: str, target: str) -> TargetState:
+        """The target's state, without claiming it (a dry run's view)."""
+        with aws_call("dynamodb:GetItem"):
+            response = self._client.get_item(TableName=self._table, Key=target_key(repository, target))
+        return _state(response.get("Item", {}))
+
+    def find_deployment(self, deployment_id: str) -> dict[str, Any] | None:
+        """What pushdeploy recorded of the ECS deployment ``deployment_id`` (None: not one of ours)."""
+        return self._get(f"DEPLOYMENT#{deployment_id}", "DEPLOYMENT")
+
+    def latest_deployment_of(self, service_arn: str) -> str | None:
+        """The id of the last deployment pushdeploy started on the service."""
+        item = self._get(f"SERVICE#{service_arn}", "LATEST")
+        return str(item["deploymentId"]) if item else None
+
+    def link_rollback(self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float) -> None:
+        """Remember that ECS's deployment ``rollback_deployment_id`` rolls back ours."""
+        item = _item(
+            f"DEPLOYMENT#{rollback_deployment_id}", "DEPLOYMENT", {"rollbackOf": rolled_back_id}, int(expires_at)
+        )
+        with aws_call("dynamodb:PutItem"):
+            try:
+                self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise  # else: a duplicate event linked it already
+
+    def record_outcome(
+        self, deployment: Mapping[str, Any], status: str, allowed_before: frozenset[str], fields: Mapping[str, Any]
+    ) -> bool:
+        """Move a deployment (and its history item) to ``status`` if it is in one of ``allowed_before``;
+        False when it is not (a duplicate or late event): nothing changes."""
+        values = {":status": _value(status), **{f":{name}": _value(value) for name, value in fields.items()}}
+        values.update({f":before{index}": _value(before) for index, before in enumerate(sorted(allowed_before))})
+        allowed = ", ".join(f":before{index}" for index in range(len(allowed_before)))
+        assignments = ", ".join(["#status = :status", *(f"#{name} = :{name}" for name in fields)])
+        names = {"#status": "status", **{f"#{name}": name for name in fields}}
+
+        def update(pk: str, sk: str) -> dict[str, Any]:
+            return {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
+                    "UpdateExpression": f"SET {assignments}",
+                    "ConditionExpression": f"#status IN ({allowed})",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            }
+
+        items: list[Any] = [
+            update(f"DEPLOYMENT#{deployment['deploymentId']}", "DEPLOYMENT"),
+            update(str(deployment["targetPk"]), str(deployment["historySk"])),
+        ]
+        with aws_call("dynamodb:TransactWriteItems"):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                if error_code(exc) == "TransactionCanceledException":
+                    return False
+                raise
+        return True
+
+    def history(self, repository: str, target: str, limit: int) -> list[dict[str, Any]]:
+        """The target's deploys, newest first."""
+        with aws_call("dynamodb:Query"):
+            response = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :deploy)",
+                ExpressionAttributeValues={
+                    ":pk": {"S": target_key(repository, target)["pk"]["S"]},
+                    ":deploy": {"S": "DEPLOY#"},
+                },
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+        return [_plain(item) for item in response.get("Items", [])]
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        with aws_call("dynamodb:GetItem"):
+            response = self._client.get_item(TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}})
+        item = response.get("Item")
+        return _plain(item) if item else None
+
+
+def _item(pk: str, sk: str, fields: Mapping[str, Any], expires_at: int) -> dict[str, Any]:
+    return {
+        "pk": {"S": pk},
+        "sk": {"S": sk},
+        **{name: _value(value) for name, value in fields.items() if value is not None},
+        "expiresAt": _value(expires_at),
+    }
+
+
+def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An item as plain Python (numbers as float or int), without its keys."""
+    data = {key: _from_dynamodb(_deserializer.deserialize(value)) for key, value in item.items()}
+    return {key: value for key, value in data.items() if key not in {"pk", "sk", "expiresAt"}}
+
+
+def _from_dynamodb(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _from_dynamodb(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamodb(item) for item in value]
+    return value
 
 
 def _value(python_value: Any) -> Any:

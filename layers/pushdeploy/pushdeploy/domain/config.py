@@ -21,7 +21,35 @@ _SSM_ARN = re.compile(r"^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0
 _SECRETS_MANAGER_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
 
 REQUIRED_FIELDS = ("cluster", "service", "tags")
-KNOWN_FIELDS = frozenset({*REQUIRED_FIELDS, "containers", "secrets", "secretsPath", "environment"})
+KNOWN_FIELDS = frozenset({*REQUIRED_FIELDS, "containers", "secrets", "secretsPath", "environment", "create"})
+CREATE_FIELDS = frozenset(
+    {
+        "taskDefinition",
+        "desiredCount",
+        "launchType",
+        "platformVersion",
+        "networkConfiguration",
+        "loadBalancers",
+        "capacityProviderStrategy",
+        "circuitBreaker",
+    }
+)
+_LAUNCH_TYPES = ("FARGATE", "EC2", "EXTERNAL")
+_FAMILY = re.compile(r"[A-Za-z0-9_-]{1,255}")
+
+
+@dataclass(frozen=True)
+class CreateService:
+    """How to create the target's service when it does not exist (or was deleted)."""
+
+    family: str
+    desired_count: int = 1
+    launch_type: str | None = None
+    platform_version: str | None = None
+    network_configuration: Mapping[str, Any] | None = None
+    load_balancers: tuple[Mapping[str, Any], ...] = ()
+    capacity_provider_strategy: tuple[Mapping[str, Any], ...] = ()
+    circuit_breaker: bool = True
 
 
 @dataclass(frozen=True)
@@ -37,6 +65,7 @@ class TargetConfig:
     secrets: Mapping[str, str] = field(default_factory=dict)
     secrets_path: str | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
+    create: CreateService | None = None
 
 
 def target_name(parameter: str) -> str:
@@ -118,6 +147,8 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
             )
         secrets_path = secrets_path.rstrip("/") or "/"
 
+    create = _create_block(parameter, document["create"]) if document.get("create") is not None else None
+
     return TargetConfig(
         name=target_name(parameter),
         parameter=parameter,
@@ -128,7 +159,120 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         secrets=secrets,
         secrets_path=secrets_path,
         environment=environment,
+        create=create,
     )
+
+
+def _create_block(parameter: str, block: Any) -> CreateService:
+    if not isinstance(block, dict):
+        raise ConfigError(parameter, f"field 'create' must be an object, got {_json_type(block)}")
+    for name in block:
+        if name not in CREATE_FIELDS:
+            raise ConfigError(parameter, f"unknown field 'create.{name}'{_suggestion(name, CREATE_FIELDS)}")
+    family = block.get("taskDefinition")
+    if not isinstance(family, str) or not _FAMILY.fullmatch(family):
+        raise ConfigError(
+            parameter,
+            "field 'create.taskDefinition' must name the task-definition family to start "
+            f"from, got {json.dumps(family)}",
+        )
+    count = block.get("desiredCount", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 5000:
+        raise ConfigError(
+            parameter, f"field 'create.desiredCount' must be a whole number 0-5000, got {json.dumps(count)}"
+        )
+    launch_type = block.get("launchType")
+    if launch_type is not None and launch_type not in _LAUNCH_TYPES:
+        raise ConfigError(parameter, f"field 'create.launchType' must be one of {', '.join(_LAUNCH_TYPES)}")
+    if launch_type is not None and block.get("capacityProviderStrategy"):
+        raise ConfigError(parameter, "'create' takes launchType or capacityProviderStrategy, not both")
+    platform = block.get("platformVersion")
+    if platform is not None and not isinstance(platform, str):
+        raise ConfigError(parameter, "field 'create.platformVersion' must be a string such as \"LATEST\"")
+    network = block.get("networkConfiguration")
+    if network is not None:
+        _check_network(parameter, network)
+    balancers = _object_list(parameter, "create.loadBalancers", block.get("loadBalancers", []))
+    for index, balancer in enumerate(balancers):
+        if not isinstance(balancer.get("containerName"), str) or not isinstance(balancer.get("containerPort"), int):
+            raise ConfigError(
+                parameter,
+                f"field 'create.loadBalancers[{index}]' needs containerName and "
+                "containerPort (and targetGroupArn or loadBalancerName)",
+            )
+    strategy = _object_list(parameter, "create.capacityProviderStrategy", block.get("capacityProviderStrategy", []))
+    breaker = block.get("circuitBreaker", True)
+    if not isinstance(breaker, bool):
+        raise ConfigError(parameter, "field 'create.circuitBreaker' must be true or false")
+    return CreateService(
+        family=family,
+        desired_count=count,
+        launch_type=launch_type,
+        platform_version=platform,
+        network_configuration=network,
+        load_balancers=tuple(balancers),
+        capacity_provider_strategy=tuple(strategy),
+        circuit_breaker=breaker,
+    )
+
+
+def _check_network(parameter: str, network: Any) -> None:
+    vpc = network.get("awsvpcConfiguration") if isinstance(network, dict) else None
+    if not isinstance(vpc, dict) or set(network) != {"awsvpcConfiguration"}:
+        raise ConfigError(
+            parameter,
+            "field 'create.networkConfiguration' must be "
+            '{"awsvpcConfiguration": {"subnets": [...], "securityGroups": [...]}}',
+        )
+    for name in ("subnets", "securityGroups"):
+        values = vpc.get(name, [])
+        if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+            raise ConfigError(
+                parameter, f"field 'create.networkConfiguration.awsvpcConfiguration.{name}' must be a list of ids"
+            )
+    if not vpc.get("subnets"):
+        raise ConfigError(parameter, "field 'create.networkConfiguration.awsvpcConfiguration.subnets' is required")
+    if vpc.get("assignPublicIp", "DISABLED") not in {"ENABLED", "DISABLED"}:
+        raise ConfigError(parameter, "field 'create...assignPublicIp' must be ENABLED or DISABLED")
+    unknown = set(vpc) - {"subnets", "securityGroups", "assignPublicIp"}
+    if unknown:
+        raise ConfigError(parameter, f"unknown field(s) in awsvpcConfiguration: {', '.join(sorted(unknown))}")
+
+
+def _object_list(parameter: str, name: str, value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ConfigError(parameter, f"field '{name}' must be a list of objects")
+    return list(value)
+
+
+def create_service_request(config: TargetConfig, task_definition_arn: str) -> dict[str, Any]:
+    """The CreateService request for a target's ``create`` block, on ``task_definition_arn``."""
+    create = config.create
+    assert create is not None
+    request: dict[str, Any] = {
+        "cluster": config.cluster,
+        "serviceName": config.service,
+        "taskDefinition": task_definition_arn,
+        "desiredCount": create.desired_count,
+        "deploymentController": {"type": "ECS"},
+        "deploymentConfiguration": {
+            "deploymentCircuitBreaker": {"enable": create.circuit_breaker, "rollback": create.circuit_breaker},
+        },
+        "propagateTags": "TASK_DEFINITION",
+        "enableECSManagedTags": True,
+    }
+    for key, value in (
+        ("launchType", create.launch_type),
+        ("platformVersion", create.platform_version),
+        ("networkConfiguration", create.network_configuration),
+    ):
+        if value is not None:
+            request[key] = value
+    if create.load_balancers:
+        request["loadBalancers"] = list(create.load_balancers)
+    if create.capacity_provider_strategy:
+        request["capacityProviderStrategy"] = list(create.capacity_provider_strategy)
+    return request
 
 
 def is_secret_reference(reference: str) -> bool:

@@ -82,6 +82,7 @@ class Verdict(StrEnum):
     STALE = "STALE"  # a newer push is deployed or being deployed
     BUSY = "BUSY"  # an older push is being deployed: wait for it
     RENOTIFY = "RENOTIFY"  # this digest is deployed but its notification was never published
+    REFRESH = "REFRESH"  # this digest is deployed, and this is a newer push of it: record its time, deploy nothing
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,13 @@ def judge_push(state: TargetState, push: PushRecord, *, manual: bool, now: float
         if deployed.push.digest == push.digest:
             if not deployed.notified:
                 return Judgement(Verdict.RENOTIFY, "deployed, but its notification was not published")
+            if push.pushed_at > deployed.push.pushed_at:
+                # The newest push is what counts for "newest wins", even when its image already runs.
+                return Judgement(
+                    Verdict.REFRESH,
+                    f"{short_digest(push.digest)} is already deployed (tag {deployed.push.tag}); tag {push.tag} "
+                    f"(pushed {describe_time(push.pushed_at)}) is recorded as its newest push",
+                )
             return Judgement(
                 Verdict.DUPLICATE,
                 f"{short_digest(push.digest)} is already deployed (tag {deployed.push.tag}, "
@@ -113,7 +121,8 @@ def judge_push(state: TargetState, push: PushRecord, *, manual: bool, now: float
                 f"{deployed.push.tag} (pushed {describe_time(deployed.push.pushed_at)}), which is deployed",
             )
     if claim is not None:
-        if not manual and claim.push.digest == push.digest:
+        # A newer push of the digest in flight waits for it (then refreshes), so that its time is not lost.
+        if not manual and claim.push.digest == push.digest and claim.push.pushed_at >= push.pushed_at:
             return Judgement(Verdict.DUPLICATE, f"{short_digest(push.digest)} is being deployed (tag {claim.push.tag})")
         if not manual and claim.push.pushed_at > push.pushed_at:
             return Judgement(

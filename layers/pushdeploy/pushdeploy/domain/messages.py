@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,24 +57,31 @@ def render_notification(report: TargetReport, *, time: str) -> Notification:
         message["reason"] = report.reason
     if report.parameter is not None:
         message["configParameter"] = report.parameter
-    attributes = {
-        "status": report.status.value,
-        "repository": push.repository,
-        "target": report.target,
-        "cluster": report.cluster or "",
-        "service": report.service or "",
-        "trigger": push.trigger.value,
-    }
-    return Notification(
-        subject=render_subject(report),
-        message=message,
-        attributes={key: value for key, value in attributes.items() if value},
+    if report.warnings:
+        message["warnings"] = list(report.warnings)
+    if report.extra:
+        message.update(report.extra)
+    return Notification(subject=subject_for(message), message=message, attributes=attributes_for(message))
+
+
+def attributes_for(message: Mapping[str, Any]) -> dict[str, str]:
+    """SNS message attributes for subscription filter policies (empty values left out)."""
+    names = ("status", "repository", "target", "cluster", "service", "trigger")
+    return {name: str(message[name]) for name in names if message.get(name)}
+
+
+def subject_for(message: Mapping[str, Any]) -> str:
+    """A readable e-mail subject: ASCII, one line, under 100 characters."""
+    where = f" ({message['cluster']}/{message['service']})" if message.get("cluster") and message.get("service") else ""
+    action = " (rollback)" if message.get("trigger") == "rollback" else ""
+    subject = (
+        f"pushdeploy {message['status']}{action}: {message['repository']}:{message['tag']} "
+        f"to {message['target']}{where}"
     )
+    subject = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in subject)
+    return subject if len(subject) <= MAX_SUBJECT else subject[: MAX_SUBJECT - 3] + "..."
 
 
 def render_subject(report: TargetReport) -> str:
-    """A readable e-mail subject: ASCII, one line, under 100 characters."""
-    where = f" ({report.cluster}/{report.service})" if report.cluster and report.service else ""
-    subject = f"pushdeploy {report.status.value}: {report.push.repository}:{report.push.tag} to {report.target}{where}"
-    subject = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in subject)
-    return subject if len(subject) <= MAX_SUBJECT else subject[: MAX_SUBJECT - 3] + "..."
+    """The subject of ``report``'s notification."""
+    return render_notification(report, time="").subject

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, PendingRevision
+from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, PendingRevision, TargetState
 from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.service import ServiceState
 
@@ -43,6 +43,14 @@ class EcsGateway(Protocol):
         """Register a revision; returns its ARN."""
         ...
 
+    def create_service(self, request: Mapping[str, Any]) -> tuple[str, str | None]:
+        """Create a service; returns its ARN and the id of its first deployment."""
+        ...
+
+    def stop_deployment_in_progress(self, cluster: str, service: str) -> str | None:
+        """Stop the service's in-progress deployment with rollback; returns its ARN, or None if none runs."""
+        ...
+
     def update_service(
         self, cluster: str, service: str, task_definition_arn: str, *, force_new_deployment: bool = False
     ) -> str | None:
@@ -57,6 +65,32 @@ class DeployLedger(Protocol):
 
     def release(self, repository: str, target: str, token: str, pending: PendingRevision | None = None) -> None:
         """Give the claim back, recording a revision registered for a failed update."""
+        ...
+
+    def read_state(self, repository: str, target: str) -> TargetState:
+        """The target's state, without claiming it."""
+        ...
+
+    def history(self, repository: str, target: str, limit: int) -> list[dict[str, Any]]:
+        """The target's deploys, newest first."""
+        ...
+
+    def find_deployment(self, deployment_id: str) -> dict[str, Any] | None:
+        """What pushdeploy recorded of an ECS deployment, or None when it did not start it."""
+        ...
+
+    def latest_deployment_of(self, service_arn: str) -> str | None:
+        """The last deployment pushdeploy started on the service."""
+        ...
+
+    def link_rollback(self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float) -> None:
+        """Remember that an ECS deployment rolls back one of pushdeploy's."""
+        ...
+
+    def record_outcome(
+        self, deployment: Mapping[str, Any], status: str, allowed_before: frozenset[str], fields: Mapping[str, Any]
+    ) -> bool:
+        """Move a deployment to ``status`` if it is in one of ``allowed_before``; False when not."""
         ...
 
     def commit(

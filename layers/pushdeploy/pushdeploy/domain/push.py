@@ -14,6 +14,7 @@ class Trigger(StrEnum):
 
     PUSH = "push"
     MANUAL = "manual"
+    ROLLBACK = "rollback"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class ImagePush:
     event_id: str
     pushed_at: float = 0.0  # epoch seconds: the push event's time, or when a manual deploy was asked for
     targets: tuple[str, ...] | None = None  # a manual deploy may name the targets it is meant for
+    dry_run: bool = False  # plan only: nothing registered, updated, recorded or published
 
     @property
     def repository_uri(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -14,6 +14,7 @@ class DeployStatus(StrEnum):
     """Where a target's deploy ended up (as far as the deploy function can see)."""
 
     DEPLOYING = "DEPLOYING"  # the service update was accepted; ECS is rolling it out
+    PLANNED = "PLANNED"  # a dry run: what a real run would do
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"  # nothing to do for this target (tag does not match, already running)
 
@@ -37,11 +38,13 @@ class TargetReport:
     code: str | None = None  # why it was skipped or failed, for metrics: "no-match", "stale", "config"...
     notified: bool = False  # its notification was published (or, for a re-publication, published again)
     notification_error: str | None = None
+    warnings: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)  # more fields for the notification (rollback, plan)
 
     @property
     def notifies(self) -> bool:
         """Skipped targets are logged, not announced."""
-        return self.status is not DeployStatus.SKIPPED
+        return self.status not in {DeployStatus.SKIPPED, DeployStatus.PLANNED}
 
     def as_result(self) -> dict[str, Any]:
         """A short summary for the invocation's return value."""
@@ -59,4 +62,7 @@ class TargetReport:
                 result[key] = value
         if self.changes:
             result["changes"] = [change.as_dict() for change in self.changes]
+        if self.warnings:
+            result["warnings"] = list(self.warnings)
+        result.update(self.extra)
         return result

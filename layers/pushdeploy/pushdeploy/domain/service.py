@@ -17,10 +17,28 @@ class ServiceState:
     status: str
     task_definition_arn: str
     deployment_controller: str = "ECS"
+    rollout_in_progress: bool = False
+    circuit_breaker: bool = False  # deploymentCircuitBreaker.enable
+    rollback_alarms: bool = False  # deploymentConfiguration.alarms.enable
+
+    @property
+    def missing(self) -> bool:
+        """DescribeServices did not find it (or found it deleted): a create block may create it."""
+        return self.status in {"MISSING", "INACTIVE"}
+
+    @property
+    def detects_failure(self) -> bool:
+        """Whether a failing deployment ends on its own (circuit breaker or CloudWatch alarms)."""
+        return self.circuit_breaker or self.rollback_alarms
 
 
 def check_deployable(service: ServiceState, cluster: str) -> None:
     """Raise unless the service is ACTIVE and uses the ECS deployment controller."""
+    if service.status == "MISSING":
+        raise ServiceNotDeployableError(
+            f"service {service.name} not found in cluster {cluster}; create it, add a 'create' block to the "
+            "target, or fix the target's 'service'"
+        )
     if service.status != "ACTIVE":
         raise ServiceNotDeployableError(
             f"service {service.name} in cluster {cluster} is {service.status}, not ACTIVE: "

@@ -8,6 +8,7 @@ retry may fix make the invocation raise once every target was tried.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
@@ -17,7 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from pushdeploy.domain.config import TargetConfig, parse_target_config, target_name
+from pushdeploy.domain.config import TargetConfig, create_service_request, parse_target_config, target_name
 from pushdeploy.domain.errors import (
     AwsCallError,
     ConfigError,
@@ -48,11 +49,17 @@ from pushdeploy.domain.ports import (
 )
 from pushdeploy.domain.push import AwsLocation, ImagePush, Trigger, ecr_registry
 from pushdeploy.domain.report import DeployStatus, TargetReport
+from pushdeploy.domain.requests import ManualDeployRequest
 from pushdeploy.domain.scope import check_cluster, check_family, family_of
 from pushdeploy.domain.secrets import target_secrets
-from pushdeploy.domain.service import check_deployable
+from pushdeploy.domain.service import ServiceState, check_deployable
 from pushdeploy.domain.tags import tag_matches
-from pushdeploy.domain.taskdef import TAG_IMAGE_DIGEST, TAG_IMAGE_TAG, render_task_definition
+from pushdeploy.domain.taskdef import (
+    TAG_IMAGE_DIGEST,
+    TAG_IMAGE_TAG,
+    RenderedTaskDefinition,
+    render_task_definition,
+)
 
 # The service is named here: a child logger created before POWERTOOLS_SERVICE_NAME is read would not attach.
 logger = Logger(service="pushdeploy", child=True)
@@ -61,16 +68,6 @@ logger = Logger(service="pushdeploy", child=True)
 # timeouts and retries) and the ledger commit must fit, or the next attempt would find it half-done.
 TARGET_TIME_BUDGET_MS = 30_000
 BUSY_WAIT_SECONDS = 45
-
-
-@dataclass(frozen=True)
-class ManualDeployRequest:
-    """A deploy asked for by hand: a tag of a repository, optionally to named targets only."""
-
-    repository: str
-    tag: str
-    event_id: str
-    targets: tuple[str, ...] | None = None
 
 
 class DeployIncompleteError(DeployError):
@@ -91,7 +88,7 @@ class DeployOutcome:
     def status(self) -> str:
         """FAILED if any target failed, DEPLOYING if any deploys, else SKIPPED."""
         statuses = {report.status for report in self.reports}
-        for status in (DeployStatus.FAILED, DeployStatus.DEPLOYING):
+        for status in (DeployStatus.FAILED, DeployStatus.DEPLOYING, DeployStatus.PLANNED):
             if status in statuses:
                 return status.value
         return DeployStatus.SKIPPED.value
@@ -106,6 +103,8 @@ class DeployOutcome:
         result: dict[str, Any] = {"status": self.status}
         if self.push is not None:
             result.update(repository=self.push.repository, tag=self.push.tag, digest=self.push.digest)
+            if self.push.dry_run:
+                result["dryRun"] = True
         if self.reason:
             result["reason"] = self.reason
         result["targets"] = [report.as_result() for report in self.reports]
@@ -168,6 +167,7 @@ class Deployer:
             event_id=request.event_id,
             pushed_at=self._clock(),
             targets=request.targets,
+            dry_run=request.dry_run,
         )
 
     def deploy(self, push: ImagePush, remaining_ms: Callable[[], int] = lambda: 900_000) -> DeployOutcome:
@@ -246,6 +246,8 @@ class Deployer:
         except DeployError as exc:
             return self._notified(replace(base, status=DeployStatus.FAILED, reason=str(exc), code="out-of-scope"))
 
+        if push.dry_run:
+            return self._plan(push, config, base)
         claim = Claim(uuid.uuid4().hex, push.record, self._clock() + CLAIM_LEASE_SECONDS)
         try:
             state = self._claim(push, config, claim, base, remaining_ms)
@@ -281,6 +283,11 @@ class Deployer:
                 raise _Skip(replace(base, code=judgement.verdict.value.lower(), reason=judgement.reason))
             if judgement.verdict is Verdict.RENOTIFY and result.acquired:
                 raise _Skip(self._renotify(push, config, claim, result.state, base))
+            if judgement.verdict is Verdict.REFRESH and result.acquired and result.state.deployed is not None:
+                self._ledger.commit(
+                    push.repository, config.name, claim.token, replace(result.state.deployed, push=claim.push), None
+                )
+                raise _Skip(replace(base, code="duplicate", reason=judgement.reason))
             # BUSY, or a verdict we could only act on while holding the claim: wait for the holder.
             if self._clock() > waited_until or remaining_ms() < TARGET_TIME_BUDGET_MS + 5_000:
                 raise AwsCallError("deploy ledger", "TargetBusy", judgement.reason or "the target stays claimed")
@@ -293,23 +300,9 @@ class Deployer:
         previous: str | None = None
         request_fingerprint = ""
         try:
-            service = self._ecs.describe_service(config.cluster, config.service)
-            check_deployable(service, config.cluster)
-            previous = service.task_definition_arn
-            check_family(family_of(previous), self._allowed_families)
-            current, current_tags = self._ecs.describe_task_definition(previous)
-            secrets = self._check_secrets(config, AwsLocation.from_arn(service.arn))
-            rendered = render_task_definition(
-                current,
-                current_tags,
-                repository_uri=push.repository_uri,
-                image_uri=push.image_uri,
-                containers=config.containers,
-                environment=config.environment,
-                secrets=secrets,
-                record_tags={TAG_IMAGE_TAG: push.tag, TAG_IMAGE_DIGEST: push.digest},
-            )
-            if not rendered.changes and push.trigger is Trigger.PUSH:
+            service, rendered, creating = self._render(push, config)
+            previous = None if creating else service.task_definition_arn
+            if not rendered.changes and push.trigger is Trigger.PUSH and not creating:
                 report = replace(
                     base,
                     task_definition_arn=previous,
@@ -319,17 +312,28 @@ class Deployer:
                 )
                 self._commit(push, config, claim, report, notification=None)
                 return report
-            if rendered.changes:
+            if rendered.changes or creating:
                 request_fingerprint = fingerprint(rendered.request)
                 registered = reusable_revision(state, push.digest, request_fingerprint)
                 if registered is None:
                     registered = self._ecs.register_task_definition(rendered.request)
                 else:
                     logger.info("Reusing the revision registered before", extra={"taskDefinitionArn": registered})
-            # A manual deploy of what already runs restarts the tasks on the current revision.
-            deployment_id = self._ecs.update_service(
-                config.cluster, config.service, registered or previous, force_new_deployment=registered is None
-            )
+            if creating and registered is not None:
+                service_arn, deployment_id = self._ecs.create_service(create_service_request(config, registered))
+                service = replace(
+                    service,
+                    arn=service_arn,
+                    circuit_breaker=config.create is not None and config.create.circuit_breaker,
+                )
+            else:
+                # A manual deploy of what already runs restarts the tasks on the current revision.
+                deployment_id = self._ecs.update_service(
+                    config.cluster,
+                    config.service,
+                    registered or service.task_definition_arn,
+                    force_new_deployment=registered is None,
+                )
         except DeployError as exc:
             pending = PendingRevision(push.digest, request_fingerprint, registered) if registered is not None else None
             self._release_quietly(push, config, claim, pending)
@@ -351,11 +355,13 @@ class Deployer:
             previous_task_definition_arn=previous,
             deployment_id=deployment_id,
             changes=rendered.changes,
+            warnings=deploy_warnings(service),
+            extra={"created": True} if creating else {},
         )
         notification = render_notification(report, time=describe_time(self._clock()))
         report = self._publish(report, notification)
         try:
-            self._commit(push, config, claim, report, notification)
+            self._commit(push, config, claim, report, notification, service_arn=service.arn)
         except DeployError as exc:
             # Deployed and notified, but not recorded: the retry finds the service on this revision and
             # records it then.
@@ -366,6 +372,71 @@ class Deployer:
                 or f"deployed, but the deploy ledger was not updated: {exc}",
             )
         return report
+
+    def _render(self, push: ImagePush, config: TargetConfig) -> tuple[ServiceState, RenderedTaskDefinition, bool]:
+        """The service, the next revision of its task definition, and whether the service is to be created."""
+        service = self._ecs.describe_service(config.cluster, config.service)
+        creating = service.missing and config.create is not None
+        if creating:
+            assert config.create is not None
+            source = config.create.family
+        else:
+            check_deployable(service, config.cluster)
+            source = service.task_definition_arn
+        check_family(family_of(source), self._allowed_families)
+        current, current_tags = self._ecs.describe_task_definition(source)
+        location = AwsLocation.from_arn(str(current.get("taskDefinitionArn") or service.arn))
+        secrets = self._check_secrets(config, location)
+        rendered = render_task_definition(
+            current,
+            current_tags,
+            repository_uri=push.repository_uri,
+            image_uri=push.image_uri,
+            containers=config.containers,
+            environment=config.environment,
+            secrets=secrets,
+            record_tags={TAG_IMAGE_TAG: push.tag, TAG_IMAGE_DIGEST: push.digest},
+        )
+        return service, rendered, creating
+
+    def _plan(self, push: ImagePush, config: TargetConfig, base: TargetReport) -> TargetReport:
+        """A dry run: what a real run would do, with nothing registered, updated, recorded or published."""
+        try:
+            judgement = judge_push(
+                self._ledger.read_state(push.repository, config.name),
+                push.record,
+                manual=push.trigger is not Trigger.PUSH,
+                now=self._clock(),
+            )
+            if judgement.verdict in {Verdict.DUPLICATE, Verdict.STALE, Verdict.REFRESH}:
+                code = "stale" if judgement.verdict is Verdict.STALE else "duplicate"
+                return replace(base, code=code, reason=f"{judgement.reason} (dry run)")
+            service, rendered, creating = self._render(push, config)
+        except DeployError as exc:
+            return replace(base, status=DeployStatus.FAILED, reason=f"{exc} (dry run)", code=_failure_code(exc))
+        previous = None if creating else service.task_definition_arn
+        if not rendered.changes and push.trigger is Trigger.PUSH and not creating:
+            return replace(
+                base,
+                code="unchanged",
+                previous_task_definition_arn=previous,
+                reason=f"service already runs {push.image_uri} with this configuration (dry run)",
+            )
+        if creating:
+            action = f"create service {config.service} from task definition {config.create and config.create.family}"
+        elif rendered.changes:
+            action = "register the revision below and update the service to it"
+        else:
+            action = "force a new deployment of the current revision"
+        return replace(
+            base,
+            status=DeployStatus.PLANNED,
+            previous_task_definition_arn=previous,
+            changes=rendered.changes,
+            warnings=() if creating else deploy_warnings(service),
+            reason=f"dry run: would {action}",
+            extra={"dryRun": True, "taskDefinition": rendered.request},
+        )
 
     def _renotify(
         self, push: ImagePush, config: TargetConfig, claim: Claim, state: TargetState, base: TargetReport
@@ -424,6 +495,7 @@ class Deployer:
         notification: Notification | None,
         *,
         earlier: DeployedRecord | None = None,
+        service_arn: str | None = None,
     ) -> None:
         """Record what the target runs now and release the claim. A new deploy also gets a history item;
         ``earlier`` is the record being completed when only its notification was re-published."""
@@ -453,6 +525,9 @@ class Deployer:
             "deploymentId": report.deployment_id,
             "eventId": push.event_id,
             "pushedAt": push.pushed_at,
+            "image": push.image_uri,
+            "serviceArn": service_arn,
+            "notification": json.dumps(notification.message) if notification else None,
         }
         self._ledger.commit(push.repository, config.name, claim.token, deployed, history)
 
@@ -469,6 +544,16 @@ class Deployer:
         if registered is None:
             return str(exc) if not isinstance(exc, AwsCallError) else f"{exc}; nothing was registered"
         return f"{exc}; revision {registered} was registered but the service was not updated to it"
+
+
+def deploy_warnings(service: ServiceState) -> tuple[str, ...]:
+    """What the team should know before trusting this deploy to end on its own."""
+    if service.detects_failure:
+        return ()
+    return (
+        f"service {service.name} has neither the deployment circuit breaker nor CloudWatch alarm rollback: "
+        "a failing deployment will not stop or roll back on its own, and no FAILED outcome will be reported",
+    )
 
 
 def _failure_code(exc: DeployError) -> str:
