@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import uuid
@@ -15,6 +16,22 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
+SCHEMAS = ROOT / "schemas"
+
+
+@functools.cache
+def schema_validator(name: str) -> Any:
+    """A JSON Schema (draft 2020-12) validator for ``schemas/<name>``, formats checked."""
+    from jsonschema import Draft202012Validator, FormatChecker  # noqa: PLC0415 - only tests that read messages
+
+    schema = json.loads((SCHEMAS / name).read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def notification_schema() -> Any:
+    """The validator of the SNS notification record."""
+    return schema_validator("notification.schema.json")
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -76,10 +93,13 @@ class Inbox:
                 return received
             for message in messages:
                 envelope = json.loads(message["Body"])
+                record = json.loads(envelope["Message"])
+                # Every notification any test receives must match the published schema.
+                notification_schema().validate(record)
                 received.append(
                     Received(
                         subject=envelope.get("Subject", ""),
-                        message=json.loads(envelope["Message"]),
+                        message=record,
                         attributes={k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()},
                     )
                 )

@@ -171,8 +171,8 @@ def _parse_manual(
     if action not in _ACTIONS:
         raise InvalidEventError(f"unknown action {action!r}; use one of: {', '.join(_ACTIONS)}")
     allowed = {
-        "deploy": {"repository", "tag", "targets"},
-        "rollback": {"repository", "target"},
+        "deploy": {"repository", "tag", "targets", "requestedBy"},
+        "rollback": {"repository", "target", "requestedBy"},
         "history": {"repository", "target", "limit"},
     }[action] | {"action"}
     unknown = sorted(set(event) - allowed)
@@ -184,6 +184,9 @@ def _parse_manual(
         }[action]
         raise InvalidEventError(f"manual {action}: unknown field(s) {', '.join(map(str, unknown))}; it takes {takes}")
     repository = _check(event.get("repository"), _REPOSITORY, "repository", "an ECR repository name")
+    requested_by = event.get("requestedBy")
+    if requested_by is not None and (not isinstance(requested_by, str) or not 0 < len(requested_by) <= 128):
+        raise InvalidEventError(f"manual {action}: 'requestedBy' must be a name of at most 128 characters")
     if action == "history":
         if dry_run:
             raise InvalidEventError("manual history: it only reads; 'dryRun' does not apply")
@@ -193,7 +196,7 @@ def _parse_manual(
         return HistoryRequest(repository, _check(event.get("target"), _TARGET, "target", "a target name"), limit)
     if action == "rollback":
         target = _check(event.get("target"), _TARGET, "target", "a target name")
-        return RollbackRequest(repository, target, request_id, dry_run)
+        return RollbackRequest(repository, target, request_id, dry_run, requested_by)
     tag = _check(event.get("tag"), _TAG, "tag", 'an image tag, e.g. "v1.4.2"')
     targets = event.get("targets")
     if targets is not None and (
@@ -208,6 +211,7 @@ def _parse_manual(
         event_id=request_id,
         targets=tuple(targets) if targets is not None else None,
         dry_run=dry_run,
+        requested_by=requested_by,
     )
 
 

@@ -25,6 +25,7 @@ class Settings:
     allowed_clusters: tuple[str, ...] = ("*",)
     allowed_families: tuple[str, ...] = ("*",)
     idempotency_seconds: int = 3600
+    notify_skipped: bool = False
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -47,6 +48,7 @@ class Settings:
             allowed_clusters=_patterns(env, "ALLOWED_CLUSTERS"),
             allowed_families=_patterns(env, "ALLOWED_FAMILIES"),
             idempotency_seconds=_seconds(env, "IDEMPOTENCY_SECONDS", 3600),
+            notify_skipped=env.get("NOTIFY_SKIPPED", "false").lower() == "true",
         )
 
 

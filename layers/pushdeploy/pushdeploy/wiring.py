@@ -48,6 +48,7 @@ def build_entry_point(settings: Settings, session: boto3.Session | None = None) 
         region=settings.region,
         allowed_clusters=settings.allowed_clusters,
         allowed_families=settings.allowed_families,
+        notify_skipped=settings.notify_skipped,
     )
     operations = TargetOperations(
         configs=configs, ecs=ecs, publisher=publisher, ledger=ledger, allowed_clusters=settings.allowed_clusters

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 from pushdeploy.adapters.errors import aws_call
+from pushdeploy.domain.channels import protocol_bodies
 from pushdeploy.domain.messages import Notification
 
 if TYPE_CHECKING:
@@ -25,7 +26,10 @@ class SnsPublisher:
             response = self._client.publish(
                 TopicArn=self._topic_arn,
                 Subject=notification.subject,
-                Message=json.dumps(notification.message, separators=(",", ":")),
+                # One publish, each subscriber its own form: JSON for SQS/Lambda, text for e-mail, the chat
+                # service's custom format for HTTPS.
+                MessageStructure="json",
+                Message=json.dumps(protocol_bodies(notification)),
                 MessageAttributes={
                     key: {"DataType": "String", "StringValue": value} for key, value in notification.attributes.items()
                 },

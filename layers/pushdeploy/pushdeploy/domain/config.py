@@ -21,7 +21,10 @@ _SSM_ARN = re.compile(r"^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0
 _SECRETS_MANAGER_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
 
 REQUIRED_FIELDS = ("cluster", "service", "tags")
-KNOWN_FIELDS = frozenset({*REQUIRED_FIELDS, "containers", "secrets", "secretsPath", "environment", "create"})
+KNOWN_FIELDS = frozenset(
+    {*REQUIRED_FIELDS, "containers", "secrets", "secretsPath", "environment", "create", "slackWebhook"}
+)
+_WEBHOOK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 CREATE_FIELDS = frozenset(
     {
         "taskDefinition",
@@ -66,6 +69,7 @@ class TargetConfig:
     secrets_path: str | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
     create: CreateService | None = None
+    slack_webhook: str | None = None  # a parameter name under the stack's SlackWebhookPath
 
 
 def target_name(parameter: str) -> str:
@@ -148,6 +152,13 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         secrets_path = secrets_path.rstrip("/") or "/"
 
     create = _create_block(parameter, document["create"]) if document.get("create") is not None else None
+    slack_webhook = document.get("slackWebhook")
+    if slack_webhook is not None and (not isinstance(slack_webhook, str) or not _WEBHOOK_NAME.fullmatch(slack_webhook)):
+        raise ConfigError(
+            parameter,
+            "field 'slackWebhook' must name a webhook parameter under the stack's "
+            f"SlackWebhookPath (letters, digits, . _ -), got {json.dumps(slack_webhook)}",
+        )
 
     return TargetConfig(
         name=target_name(parameter),
@@ -160,6 +171,7 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         secrets_path=secrets_path,
         environment=environment,
         create=create,
+        slack_webhook=slack_webhook,
     )
 
 

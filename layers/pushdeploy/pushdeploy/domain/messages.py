@@ -55,6 +55,12 @@ def render_notification(report: TargetReport, *, time: str) -> Notification:
     }
     if report.reason is not None:
         message["reason"] = report.reason
+    if report.code is not None:
+        message["code"] = report.code
+    if push.requested_by:
+        message["requestedBy"] = push.requested_by
+    if report.slack_webhook:
+        message["slackWebhook"] = report.slack_webhook
     if report.parameter is not None:
         message["configParameter"] = report.parameter
     if report.warnings:

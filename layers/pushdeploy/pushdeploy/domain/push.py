@@ -30,6 +30,7 @@ class ImagePush:
     pushed_at: float = 0.0  # epoch seconds: the push event's time, or when a manual deploy was asked for
     targets: tuple[str, ...] | None = None  # a manual deploy may name the targets it is meant for
     dry_run: bool = False  # plan only: nothing registered, updated, recorded or published
+    requested_by: str | None = None  # who asked for a manual deploy, when the request says
 
     @property
     def repository_uri(self) -> str:

@@ -39,6 +39,7 @@ class TargetReport:
     notified: bool = False  # its notification was published (or, for a re-publication, published again)
     notification_error: str | None = None
     warnings: tuple[str, ...] = ()
+    slack_webhook: str | None = None  # the target's own Slack webhook (a name under the stack's path)
     extra: dict[str, Any] = field(default_factory=dict)  # more fields for the notification (rollback, plan)
 
     @property

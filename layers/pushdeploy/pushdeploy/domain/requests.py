@@ -14,6 +14,7 @@ class ManualDeployRequest:
     event_id: str
     targets: tuple[str, ...] | None = None
     dry_run: bool = False
+    requested_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class RollbackRequest:
     target: str
     event_id: str
     dry_run: bool = False
+    requested_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -140,9 +140,11 @@ class Deployer:
         region: str,
         allowed_clusters: Sequence[str] = ("*",),
         allowed_families: Sequence[str] = ("*",),
+        notify_skipped: bool = False,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._notify_skipped = notify_skipped
         self._configs = configs
         self._ecs = ecs
         self._parameters = parameters
@@ -168,6 +170,7 @@ class Deployer:
             pushed_at=self._clock(),
             targets=request.targets,
             dry_run=request.dry_run,
+            requested_by=request.requested_by,
         )
 
     def deploy(self, push: ImagePush, remaining_ms: Callable[[], int] = lambda: 900_000) -> DeployOutcome:
@@ -209,6 +212,14 @@ class Deployer:
                 )
             else:
                 report = self._deploy_target(push, parameter, raw_configs[parameter], remaining_ms)
+                # A matching target that had nothing to do is announced only when the stack asks for it.
+                if (
+                    self._notify_skipped
+                    and report.status is DeployStatus.SKIPPED
+                    and report.code != "no-match"
+                    and not push.dry_run
+                ):
+                    report = self._notified(report)
             logger.info(
                 "Target %s",
                 report.status.value,
@@ -235,7 +246,13 @@ class Deployer:
                 TargetReport(push, name, DeployStatus.FAILED, reason=str(exc), parameter=parameter, code="config")
             )
         base = TargetReport(
-            push, name, DeployStatus.SKIPPED, cluster=config.cluster, service=config.service, parameter=parameter
+            push,
+            name,
+            DeployStatus.SKIPPED,
+            cluster=config.cluster,
+            service=config.service,
+            parameter=parameter,
+            slack_webhook=config.slack_webhook,
         )
         if not tag_matches(config.tags, push.tag):
             return replace(

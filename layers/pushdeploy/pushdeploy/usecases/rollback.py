@@ -177,6 +177,7 @@ class TargetOperations:
             trigger=Trigger.ROLLBACK,
             event_id=request.event_id,
             pushed_at=self._clock(),
+            requested_by=request.requested_by,
         )
 
 

@@ -1,0 +1,193 @@
+"""One notification, each subscriber its own form: JSON for programs, text for e-mail, the chat format for
+Amazon Q Developer in chat applications (AWS Chatbot, over HTTPS), Block Kit for Slack."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from pushdeploy.domain.messages import Notification
+
+STATUS_MARKERS = {
+    "DEPLOYING": ":rocket:",
+    "COMPLETED": ":white_check_mark:",
+    "FAILED": ":x:",
+    "ROLLED_BACK": ":leftwards_arrow_with_hook:",
+    "SKIPPED": ":fast_forward:",
+}
+STATUS_WORDS = {
+    "DEPLOYING": "is deploying",
+    "COMPLETED": "is deployed",
+    "FAILED": "failed to deploy",
+    "ROLLED_BACK": "was rolled back",
+    "SKIPPED": "was skipped",
+}
+
+
+def protocol_bodies(notification: Notification) -> dict[str, str]:
+    """The SNS ``MessageStructure="json"`` message: a body per subscriber protocol."""
+    record = json.dumps(notification.message, separators=(",", ":"))
+    chat = json.dumps(render_chatbot(notification.message), separators=(",", ":"))
+    return {
+        "default": record,
+        "sqs": record,
+        "lambda": record,
+        "email-json": record,
+        "application": record,
+        "firehose": record,
+        "email": render_email(notification.message),
+        "https": chat,
+        "http": chat,
+    }
+
+
+def short_digest(digest: str | None) -> str:
+    """``sha256:4f4f4f4f4f4f`` as people read it."""
+    return (digest or "")[:19]
+
+
+def revision(arn: str | None) -> str:
+    """``api-staging:7`` from a task-definition ARN."""
+    return arn.rsplit("/", 1)[-1] if arn else "-"
+
+
+def headline(message: Mapping[str, Any]) -> str:
+    """``api:staging-42 is deploying to staging`` (one line, for titles and fallbacks)."""
+    status = str(message.get("status"))
+    action = "rollback of " if message.get("trigger") == "rollback" else ""
+    where = "to" if status in {"DEPLOYING", "COMPLETED", "FAILED"} else "on"
+    return (
+        f"{action}{message.get('repository')}:{message.get('tag')} {STATUS_WORDS.get(status, status.lower())} "
+        f"{where} {message.get('target')}"
+    )
+
+
+def console_links(message: Mapping[str, Any]) -> dict[str, str]:
+    """Links to the service and the task definition in the AWS console, when the message names them."""
+    arn = str(message.get("taskDefinitionArn") or message.get("previousTaskDefinitionArn") or "")
+    parts = arn.split(":")
+    if len(parts) < 7 or not arn.startswith("arn:"):
+        return {}
+    region, family, number = parts[3], parts[5].rsplit("/", 1)[-1], parts[6]
+    base = f"https://{region}.console.aws.amazon.com/ecs/v2"
+    links = {"taskDefinition": f"{base}/task-definitions/{quote(family)}/{number}/containers?region={region}"}
+    cluster, service = message.get("cluster"), message.get("service")
+    if cluster and service:
+        cluster_name = str(cluster).rsplit("/", 1)[-1]
+        links["service"] = (
+            f"{base}/clusters/{quote(cluster_name)}/services/{quote(str(service))}/health?region={region}"
+        )
+    return links
+
+
+def describe_changes(message: Mapping[str, Any]) -> list[str]:
+    """One line per changed field; secrets by name (and the parameter they come from), never a value."""
+    lines = []
+    for change in message.get("changes") or []:
+        container, field, name = change.get("container"), change.get("field"), change.get("name")
+        before, after = change.get("before"), change.get("after")
+        if field == "image":
+            lines.append(f"{container}: image {_image_name(before)} -> {_image_name(after)}")
+        elif field == "secret":
+            verb = "added" if before is None else "removed" if after is None else "changed"
+            source = f" (from {_parameter(after)})" if after else ""
+            lines.append(f"{container}: secret {name} {verb}{source}")
+        else:
+            lines.append(f"{container}: {name} = {after if after is not None else '(removed)'}")
+    return lines
+
+
+def render_email(message: Mapping[str, Any]) -> str:
+    """Plain text for e-mail subscribers."""
+    lines = [headline(message)[0].upper() + headline(message)[1:] + ".", ""]
+    rows = [
+        ("Status", message.get("status")),
+        ("Image", f"{message.get('repository')}:{message.get('tag')} ({short_digest(message.get('digest'))})"),
+        ("Target", f"{message.get('target')} (cluster {message.get('cluster')}, service {message.get('service')})"),
+        (
+            "Revision",
+            f"{revision(message.get('previousTaskDefinitionArn'))} -> {revision(message.get('taskDefinitionArn'))}",
+        ),
+        ("Trigger", _trigger(message)),
+        ("Deployment", message.get("deploymentId")),
+        ("Duration", f"{message['durationSeconds']:.0f} s" if message.get("durationSeconds") is not None else None),
+        ("Reason", message.get("reason")),
+    ]
+    lines += [f"{label + ':':<12}{value}" for label, value in rows if value not in (None, "")]
+    changes = describe_changes(message)
+    if changes:
+        lines += ["", "Changes:", *(f"  - {line}" for line in changes)]
+    if message.get("warnings"):
+        lines += ["", "Warnings:", *(f"  - {warning}" for warning in message["warnings"])]
+    links = console_links(message)
+    if links:
+        lines += ["", *(f"{name}: {url}" for name, url in sorted(links.items()))]
+    lines += [
+        "",
+        f"Event {message.get('eventId')} at {message.get('time')}. The JSON record is in the SQS/Lambda body.",
+    ]
+    return "\n".join(lines)
+
+
+def render_chatbot(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The custom-notification format of Amazon Q Developer in chat applications (formerly AWS Chatbot).
+
+    Every update of one deploy shares a ``threadId``, so DEPLOYING and its outcome land in one thread.
+    """
+    status = str(message.get("status"))
+    description = [
+        f"*{message.get('repository')}:{message.get('tag')}* `{short_digest(message.get('digest'))}`",
+        f"{message.get('cluster')} / {message.get('service')}: "
+        f"{revision(message.get('previousTaskDefinitionArn'))} → {revision(message.get('taskDefinitionArn'))}",
+        _trigger(message),
+    ]
+    if message.get("reason"):
+        description.append(f"*Reason:* {message['reason']}")
+    description += [f"• {line}" for line in describe_changes(message)[:10]]
+    next_steps = [
+        f"<{url}|Open the {name.replace('taskDefinition', 'task definition')}>"
+        for name, url in sorted(console_links(message).items())
+    ]
+    if message.get("warnings"):
+        next_steps += [str(warning) for warning in message["warnings"]]
+    context = {key: str(message[key]) for key in ("status", "deploymentId", "eventId") if message.get(key)}
+    return {
+        "version": "1.0",
+        "source": "custom",
+        "id": f"{message.get('eventId')}-{status}"[:128],
+        "content": {
+            "textType": "client-markdown",
+            "title": f"{STATUS_MARKERS.get(status, '')} {headline(message)}".strip()[:250],
+            "description": "\n".join(description)[:8000],
+            "nextSteps": next_steps,
+            "keywords": [value[:75] for value in (status, str(message.get("repository")), str(message.get("target")))],
+        },
+        "metadata": {
+            "threadId": thread_id(message),
+            "summary": headline(message)[:500],
+            "additionalContext": context,
+        },
+    }
+
+
+def thread_id(message: Mapping[str, Any]) -> str:
+    """One thread per deploy: the target and the image it deploys."""
+    return f"pushdeploy/{message.get('repository')}/{message.get('target')}/{short_digest(message.get('digest'))}"[:128]
+
+
+def _trigger(message: Mapping[str, Any]) -> str:
+    trigger = str(message.get("trigger"))
+    who = f" by {message['requestedBy']}" if message.get("requestedBy") else ""
+    return {"push": "docker push", "manual": f"manual deploy{who}", "rollback": f"rollback{who}"}.get(trigger, trigger)
+
+
+def _image_name(image: Any) -> str:
+    name = str(image or "-").rsplit("/", 1)[-1]
+    return name.split("@", 1)[0] + "@" + short_digest(name.split("@", 1)[1]) if "@" in name else name
+
+
+def _parameter(value_from: Any) -> str:
+    text = str(value_from)
+    return "/" + text.split(":parameter/", 1)[1] if ":parameter/" in text else text
