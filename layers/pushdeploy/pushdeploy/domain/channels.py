@@ -101,7 +101,7 @@ def describe_changes(message: Mapping[str, Any]) -> list[str]:
 
 def render_email(message: Mapping[str, Any]) -> str:
     """Plain text for e-mail subscribers."""
-    lines = [headline(message)[0].upper() + headline(message)[1:] + ".", ""]
+    lines = [headline(message) + ".", ""]
     rows = [
         ("Status", message.get("status")),
         ("Image", f"{message.get('repository')}:{message.get('tag')} ({short_digest(message.get('digest'))})"),
