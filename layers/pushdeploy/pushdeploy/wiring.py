@@ -41,7 +41,7 @@ def build_entry_point(settings: Settings, session: boto3.Session | None = None) 
     deployer = Deployer(
         configs=configs,
         ecs=ecs,
-        parameters=SecretParameterCatalog(ssm),
+        parameters=SecretParameterCatalog(ssm, max_age=settings.config_cache_seconds),
         images=EcrImages(session.client("ecr", config=CLIENT_CONFIG)),
         publisher=publisher,
         ledger=ledger,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
@@ -41,23 +42,46 @@ class TargetConfigStore:
 
 
 class SecretParameterCatalog:
-    """Checks secret parameters exist and lists them with DescribeParameters: metadata, never values."""
+    """Checks secret parameters exist and lists them with DescribeParameters: metadata, never values.
 
-    def __init__(self, client: SSMClient) -> None:
+    What was found is remembered for ``max_age`` seconds (like the target configs), so a warm function
+    does not ask again on every deploy; what is missing is always asked again.
+    """
+
+    def __init__(self, client: SSMClient, max_age: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
         self._client = client
+        self._max_age = max_age
+        self._clock = clock
+        self._existing: dict[str, float] = {}  # name to when the knowledge expires
+        self._listings: dict[str, tuple[float, list[str]]] = {}
 
     def names_under(self, path: str) -> list[str]:
         """Names of the parameters directly under ``path``."""
-        return self._describe({"Key": "Path", "Option": "OneLevel", "Values": [path]})
+        cached = self._listings.get(path)
+        if cached and cached[0] > self._clock():
+            return list(cached[1])
+        names = self._describe({"Key": "Path", "Option": "OneLevel", "Values": [path]})
+        if self._max_age and names:
+            self._listings[path] = (self._clock() + self._max_age, names)
+            self._remember(names)
+        return names
 
     def missing(self, names: Iterable[str]) -> list[str]:
         """Those of ``names`` that do not exist, in the order given."""
         wanted = list(dict.fromkeys(names))
+        now = self._clock()
+        unknown = [name for name in wanted if self._existing.get(name, 0.0) <= now]
         found: set[str] = set()
-        for start in range(0, len(wanted), DESCRIBE_FILTER_VALUES):
-            chunk = wanted[start : start + DESCRIBE_FILTER_VALUES]
+        for start in range(0, len(unknown), DESCRIBE_FILTER_VALUES):
+            chunk = unknown[start : start + DESCRIBE_FILTER_VALUES]
             found.update(self._describe({"Key": "Name", "Option": "Equals", "Values": chunk}))
-        return [name for name in wanted if name not in found]
+        self._remember(found)
+        return [name for name in unknown if name not in found]
+
+    def _remember(self, names: Iterable[str]) -> None:
+        if self._max_age:
+            expires = self._clock() + self._max_age
+            self._existing.update(dict.fromkeys(names, expires))
 
     def _describe(self, parameter_filter: dict[str, object]) -> list[str]:
         names: list[str] = []
