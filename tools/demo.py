@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from pushdeploy.domain.channels import render_email
+from pushdeploy.domain.ledger import describe_time
 from tests.helpers import EVENTS, Inbox, Received
 from tools.localaws import LocalAws, LocalStack
 from tools.sample_world import PROD_CONFIG, SECRET_VALUE, World, put_target_config, seed_world
@@ -34,54 +37,19 @@ def main() -> int:
         inbox = Inbox(session, world.topic_arn)
         _show_world(session, world)
 
-        # (title, event file, expected status, revisions it registers, notifications it sends, setup)
-        scenarios: list[tuple[str, str, str, int, int, str | None]] = [
-            ("docker push api:staging-42 (deploys staging)", "ecr-push.json", "DEPLOYING", 1, 1, None),
-            ("docker push api:feature-login (matches no target)", "ecr-push-no-match.json", "SKIPPED", 0, 0, None),
-            (
-                "EventBridge delivers the same event again (the first result, nothing redone)",
-                "ecr-push.json",
-                "DEPLOYING",
-                0,
-                0,
-                None,
-            ),
-            (
-                "docker push api:build-42, the same image under a second tag (a duplicate)",
-                "ecr-push-second-tag.json",
-                "SKIPPED",
-                0,
-                0,
-                None,
-            ),
-            (
-                "docker push api:v1.4.2 with a broken prod config (no 'service')",
-                "ecr-push-prod.json",
-                "FAILED",
-                0,
-                1,
-                "break-prod",
-            ),
-            (
-                "Config fixed; redeploy v1.4.2 to prod from the Lambda console",
-                "manual-deploy-targets.json",
-                "DEPLOYING",
-                1,
-                1,
-                "fix-prod",
-            ),
-            ("An image delete (not a push: the rule does not match)", "ecr-delete.json", "IGNORED", 0, 0, None),
-        ]
+        deployments: dict[str, str] = {}  # target to the deployment id its last deploy started
         outcomes = []
-        for number, (title, event_file, status, registers, notifies, setup) in enumerate(scenarios, start=1):
-            if setup == "break-prod":
+        for number, scenario in enumerate(SCENARIOS, start=1):
+            if scenario.setup == "break-prod":
                 broken = {key: value for key, value in PROD_CONFIG.items() if key != "service"}
                 put_target_config(session, "api", "prod", broken)
                 _print(f"(prod's config now lacks 'service': {json.dumps(broken)})")
-            elif setup == "fix-prod":
+            elif scenario.setup == "fix-prod":
                 put_target_config(session, "api", "prod", PROD_CONFIG)
-            seen = _run_scenario(local, stack, session, inbox, number=number, title=title, event_file=event_file)
-            outcomes.append((title, (status, registers, notifies), seen))
+            seen = _run_scenario(
+                local, stack, session, inbox, number=number, scenario=scenario, deployments=deployments
+            )
+            outcomes.append((scenario.title, (scenario.status, scenario.registers, scenario.notifies), seen))
 
         _heading("Summary")
         all_as_expected = True
@@ -142,6 +110,100 @@ def _show_world(session: boto3.Session, world: World) -> None:
     _print("team inbox: an SQS queue subscribed to the deploy topic")
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """Events delivered one after another, and what they must end in."""
+
+    title: str
+    events: tuple[str, ...]  # files under events/; ECS events get the deployment id of `target`'s deploy
+    status: str
+    registers: int
+    notifies: int
+    setup: str | None = None
+    target: str | None = None
+
+
+SCENARIOS = (
+    Scenario("docker push api:staging-42 (deploys staging)", ("ecr-push.json",), "DEPLOYING", 1, 1),
+    Scenario(
+        "ECS reports staging's deployment complete (the tracker announces the outcome)",
+        ("ecs-deployment-completed.json",),
+        "COMPLETED",
+        0,
+        1,
+        target="staging",
+    ),
+    Scenario("docker push api:feature-login (matches no target)", ("ecr-push-no-match.json",), "SKIPPED", 0, 0),
+    Scenario(
+        "EventBridge delivers the staging-42 event again (its first result; nothing redone)",
+        ("ecr-push.json",),
+        "DEPLOYING",
+        0,
+        0,
+    ),
+    Scenario(
+        "docker push api:build-42, the same image under a second tag (a duplicate)",
+        ("ecr-push-second-tag.json",),
+        "SKIPPED",
+        0,
+        0,
+    ),
+    Scenario(
+        "Dry run from the console: what would deploying v1.4.2 to prod do?",
+        ("manual-deploy-dry-run.json",),
+        "PLANNED",
+        0,
+        0,
+    ),
+    Scenario(
+        "docker push api:v1.4.2 with a broken prod config (no 'service')",
+        ("ecr-push-prod.json",),
+        "FAILED",
+        0,
+        1,
+        setup="break-prod",
+    ),
+    Scenario(
+        "Config fixed; redeploy v1.4.2 to prod from the Lambda console",
+        ("manual-deploy-targets.json",),
+        "DEPLOYING",
+        1,
+        1,
+        setup="fix-prod",
+    ),
+    Scenario(
+        "prod's new tasks fail: ECS's circuit breaker fails the deployment and rolls it back",
+        (
+            "ecs-deployment-failed.json",
+            "ecs-deployment-rollback-in-progress.json",
+            "ecs-deployment-rollback-completed.json",
+        ),
+        "ROLLED_BACK",
+        0,
+        2,
+        target="prod",
+    ),
+    Scenario("History of prod, from the Lambda console", ("manual-history.json",), "HISTORY", 0, 0),
+    Scenario("An image delete (not a push: no rule matches)", ("ecr-delete.json",), "IGNORED", 0, 0),
+)
+
+
+def _event(file: str, scenario: Scenario, session: boto3.Session, deployments: dict[str, str]) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / file).read_text())
+    if event.get("source") == "aws.ecs" and scenario.target:
+        service_arn = session.client("ecs").describe_services(cluster=scenario.target, services=["api"])["services"][0][
+            "serviceArn"
+        ]
+        event["resources"] = [service_arn]
+        if "rollback" not in file:
+            sample_id = event["detail"]["deploymentId"]
+            event["detail"]["deploymentId"] = deployments[scenario.target]
+            event["detail"]["reason"] = event["detail"]["reason"].replace(sample_id, deployments[scenario.target])
+        # As if ECS reported it now, some minutes after the deploy.
+        event["time"] = event["detail"]["updatedAt"] = describe_time(time.time() + 180)
+    return event
+
+
 def _run_scenario(
     local: LocalAws,
     stack: LocalStack,
@@ -149,25 +211,41 @@ def _run_scenario(
     inbox: Inbox,
     *,
     number: int,
-    title: str,
-    event_file: str,
+    scenario: Scenario,
+    deployments: dict[str, str],
 ) -> tuple[str, int, int]:
-    _heading(f"{number}. {title}")
-    event: dict[str, Any] = json.loads((EVENTS / event_file).read_text())
+    _heading(f"{number}. {scenario.title}")
     ecs = session.client("ecs")
     revisions_before = len(ecs.list_task_definitions()["taskDefinitionArns"])
-    if "source" in event:
+    status = "IGNORED"
+    for file in scenario.events:
+        event = _event(file, scenario, session, deployments)
+        status = _deliver(local, stack, ecs, event, event_file=file, deployments=deployments)
+    revisions_after = len(ecs.list_task_definitions()["taskDefinitionArns"])
+    _print(f"revisions registered: {revisions_after - revisions_before}")
+    received = inbox.receive()
+    _show_inbox(received, email=number == 1)
+    return status, revisions_after - revisions_before, len(received)
+
+
+def _deliver(
+    local: LocalAws, stack: LocalStack, ecs: Any, event: dict[str, Any], *, event_file: str, deployments: dict[str, str]
+) -> str:
+    if event.get("source") == "aws.ecr":
         detail = event.get("detail", {})
         _print(
             f"event   events/{event_file}: {event['detail-type']}, {detail.get('action-type')} "
             f"{detail.get('result')}, {detail.get('repository-name')}:{detail.get('image-tag') or '(untagged)'}"
         )
+    elif event.get("source") == "aws.ecs":
+        detail = event["detail"]
+        _print(f"event   events/{event_file}: {detail['eventName']} of {detail['deploymentId']}: {detail['reason']}")
     else:
         _print(f"event   events/{event_file} (invoked directly, as from the Lambda console): {json.dumps(event)}")
     delivery = local.run_event(stack, event)
     if not delivery.matched_rules:
-        _print("rules   none matched: the function was not invoked")
-        return "IGNORED", 0, len(inbox.receive())
+        _print("rules   none matched: no function was invoked")
+        return "IGNORED"
     status = "IGNORED"
     for invocation in delivery.invocations:
         _everything_printed.append(invocation.output)  # the function's logs: checked for secrets, not shown
@@ -177,17 +255,23 @@ def _run_scenario(
             status = "ERROR"
             continue
         result = invocation.result
-        status = result["status"]
+        _everything_printed.append(json.dumps(result))
+        if "deploys" in result:
+            status = "HISTORY"
+            for deploy in result["deploys"]:
+                _print(
+                    f"        {deploy['time']}  {deploy['tag']:<12} {deploy['trigger']:<8} {deploy['status']:<11} "
+                    f"{_short(deploy.get('taskDefinitionArn'))}"
+                )
+            continue
+        status = result.get("status", "?")
         for target in result.get("targets", []):
             _show_target(ecs, target)
+            if target.get("deploymentId"):
+                deployments[target["target"]] = target["deploymentId"]
         if not result.get("targets"):
-            _print(f"result  {status}: {result.get('reason', '')}")
-        _everything_printed.append(json.dumps(result))
-    revisions_after = len(ecs.list_task_definitions()["taskDefinitionArns"])
-    _print(f"revisions registered: {revisions_after - revisions_before}")
-    received = inbox.receive()
-    _show_inbox(received)
-    return str(status), revisions_after - revisions_before, len(received)
+            _print(f"result  {status}: {result.get('reason') or ''}")
+    return str(status)
 
 
 def _show_target(ecs: Any, target: dict[str, Any]) -> None:
@@ -195,7 +279,13 @@ def _show_target(ecs: Any, target: dict[str, Any]) -> None:
     _print(f"target  {target['target']:<8} {target['status']:<10} {where}")
     if target.get("reason"):
         _print(f"        reason: {target['reason']}")
-    if target["status"] != "DEPLOYING":
+    if target["status"] not in {"DEPLOYING", "PLANNED"}:
+        return
+    if target["status"] == "PLANNED":
+        _print(f"        would register the next revision of {_short(target['previousTaskDefinitionArn'])}:")
+        for change in target.get("changes", []):
+            _print("        " + _describe_change(change))
+        _print("        (nothing registered, updated, recorded or published)")
         return
     _print(
         f"        {_short(target['previousTaskDefinitionArn'])} -> {_short(target['taskDefinitionArn'])}, "
@@ -220,10 +310,14 @@ def _describe_change(change: dict[str, Any]) -> str:
     return f"{container}  env       {name}: {before if before is not None else '(unset)'} -> {after}"
 
 
-def _show_inbox(received: list[Received]) -> None:
+def _show_inbox(received: list[Received], *, email: bool = False) -> None:
     if not received:
         _print("inbox   no notification")
         return
+    if email:
+        _print("e-mail  as an e-mail subscriber of the topic reads it:")
+        for line in render_email(received[0].message).splitlines():
+            _print("        | " + line)
     for message in received:
         _print(f"inbox   Subject: {message.subject}")
         _print("        attributes: " + " ".join(f"{k}={v}" for k, v in sorted(message.attributes.items())))

@@ -57,10 +57,16 @@ def outcome_of(event_name: str, *, is_rollback_deployment: bool) -> Outcome | No
     return {COMPLETED: Outcome.COMPLETED, FAILED: Outcome.FAILED}.get(event_name)
 
 
-def outcome_reason(outcome: Outcome, event: DeploymentEvent, *, is_rollback_deployment: bool) -> str | None:
-    """Words for the team: why it failed, what it rolled back to."""
+def outcome_reason(
+    outcome: Outcome, event: DeploymentEvent, *, is_rollback_deployment: bool, failure: str | None = None
+) -> str | None:
+    """Words for the team: why it failed, what it rolled back to (``failure``: the reason ECS gave before)."""
     if outcome is Outcome.ROLLED_BACK:
-        return f"ECS rolled the deployment back (deployment {event.deployment_id}): {event.reason}"
+        why = f" after it failed ({failure})" if failure else ""
+        return (
+            f"ECS rolled the deployment back{why}: the service is on its previous revision again "
+            f"(rollback deployment {event.deployment_id} completed)"
+        )
     if outcome is Outcome.FAILED and is_rollback_deployment:
         return f"the deployment failed and so did ECS's rollback of it: {event.reason}"
     if outcome is Outcome.FAILED:

@@ -50,8 +50,11 @@ class Tracker:
         outcome = outcome_of(event.event_name, is_rollback_deployment=is_rollback)
         if outcome is None:
             return _ignored(f"{event.event_name} of {event.deployment_id}: not an outcome")
-        reason = outcome_reason(outcome, event, is_rollback_deployment=is_rollback)
-        duration = event.updated_at - float(deployment["pushedAt"]) if deployment.get("pushedAt") else None
+        reason = outcome_reason(
+            outcome, event, is_rollback_deployment=is_rollback, failure=deployment.get("reason") or None
+        )
+        # Clocks differ (ECS's event time vs the push's): a duration is never negative.
+        duration = max(0.0, event.updated_at - float(deployment["pushedAt"])) if deployment.get("pushedAt") else None
         fields: dict[str, Any] = {"finishedAt": describe_time(event.updated_at)}
         if reason:
             fields["reason"] = reason
