@@ -35,7 +35,13 @@ import boto3
 from moto.events.models import EventPattern
 from moto.server import ThreadedMotoServer
 
-from tools.template import code_directories, load_template, resolve_pseudo_parameters, sam_transform
+from tools.template import (
+    code_directories,
+    condition_values,
+    load_template,
+    resolve_pseudo_parameters,
+    sam_transform,
+)
 
 STACK_NAME = "pushdeploy-local"
 ARTIFACT_BUCKET = "pushdeploy-local-artifacts"
@@ -236,10 +242,14 @@ class LocalAws:
             for item in summaries
             if item.get("LogicalResourceId")
         }
+        conditions = condition_values(
+            cloudformation_template,
+            {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])},
+        )
         not_created = {
             logical_id: resource["Type"]
             for logical_id, resource in cloudformation_template["Resources"].items()
-            if logical_id not in resources
+            if logical_id not in resources and conditions.get(resource.get("Condition", ""), True)
         }
         functions = self._functions(session, sam_template, resources, not_created, cloudformation_template)
         events = session.client("events")

@@ -64,7 +64,7 @@ def sam_transform(template: dict[str, Any], code_locations: dict[str, str]) -> d
     return result
 
 
-_PSEUDO = re.compile(r"\$\{(AWS::[A-Za-z]+)\}")
+_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 
 
 def resolve_pseudo_parameters(node: Any, values: dict[str, str]) -> Any:
@@ -78,9 +78,36 @@ def resolve_pseudo_parameters(node: Any, values: dict[str, str]) -> Any:
     if not isinstance(node, dict):
         return node
     sub = node.get("Fn::Sub")
-    if len(node) == 1 and isinstance(sub, str) and all(name in values for name in _PSEUDO.findall(sub)):
-        return _PSEUDO.sub(lambda match: values[match.group(1)], sub)
+    if len(node) == 1 and isinstance(sub, str) and all(name in values for name in _VARIABLE.findall(sub)):
+        return _VARIABLE.sub(lambda match: values[match.group(1)], sub)
     return {key: resolve_pseudo_parameters(value, values) for key, value in node.items()}
+
+
+def condition_values(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, bool]:
+    """The value of each of the template's Conditions, for the given parameter values (defaults otherwise).
+    Understands Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition and Ref to parameters."""
+    values = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+    values.update(parameters)
+    conditions: dict[str, Any] = template.get("Conditions", {})
+
+    def evaluate(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            ((key, argument),) = node.items()
+            if key == "Ref":
+                return values.get(argument, argument)
+            if key == "Condition":
+                return evaluate(conditions[argument])
+            if key == "Fn::Equals":
+                return evaluate(argument[0]) == evaluate(argument[1])
+            if key == "Fn::Not":
+                return not evaluate(argument[0])
+            if key == "Fn::And":
+                return all(evaluate(item) for item in argument)
+            if key == "Fn::Or":
+                return any(evaluate(item) for item in argument)
+        return node
+
+    return {name: bool(evaluate(spec)) for name, spec in conditions.items()}
 
 
 def code_directories(template: dict[str, Any]) -> dict[str, Path]:
