@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,9 +12,10 @@ from hypothesis import strategies as st
 
 from pushdeploy.domain.errors import InvalidEventError
 from pushdeploy.domain.ledger import parse_time
+from pushdeploy.domain.outcome import DeploymentEvent
 from pushdeploy.domain.push import ImagePush, Trigger
-from pushdeploy.events import IgnoredEvent, parse_deploy_event
-from pushdeploy.usecases.deploy import ManualDeployRequest
+from pushdeploy.domain.requests import HistoryRequest, ManualDeployRequest, RollbackRequest
+from pushdeploy.events import IgnoredEvent, parse_deploy_event, parse_deployment_event
 from tests.helpers import EVENTS, load_event
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -46,7 +48,16 @@ def test_every_sample_event_is_covered_here() -> None:
     names = sorted(path.name for path in EVENTS.glob("*.json"))
 
     # Then each one is exercised by a test in this module (add a case when adding a sample)
-    assert names == sorted([*PUSH_SAMPLES, *IGNORED_SAMPLES, "manual-deploy.json", "manual-deploy-targets.json"])
+    assert names == sorted(
+        [
+            *PUSH_SAMPLES,
+            *IGNORED_SAMPLES,
+            "manual-deploy.json",
+            "manual-deploy-targets.json",
+            *ECS_SAMPLES,
+            *OPERATION_SAMPLES,
+        ]
+    )
 
 
 PUSH_SAMPLES = {
@@ -430,3 +441,342 @@ def test_manual_request_with_arbitrary_values_parses_or_raises_invalid_event(
     # When it is parsed
     # Then only InvalidEventError can escape
     _parses_or_raises_invalid_event(event)
+
+
+# --- ECS deployment events and manual operations (the outcome, rollback, history, dry run) ------------
+
+ECS_SAMPLES = {
+    "ecs-deployment-in-progress.json": (
+        "SERVICE_DEPLOYMENT_IN_PROGRESS",
+        "ecs-svc/4937285106452937241",
+        "ECS deployment ecs-svc/4937285106452937241 in progress.",
+        "2026-11-20T10:15:40.512Z",
+    ),
+    "ecs-deployment-completed.json": (
+        "SERVICE_DEPLOYMENT_COMPLETED",
+        "ecs-svc/4937285106452937241",
+        "ECS deployment ecs-svc/4937285106452937241 completed.",
+        "2026-11-20T10:19:12.512Z",
+    ),
+    "ecs-deployment-failed.json": (
+        "SERVICE_DEPLOYMENT_FAILED",
+        "ecs-svc/4937285106452937241",
+        "ECS deployment circuit breaker: task failed to start.",
+        "2026-11-20T10:21:03.512Z",
+    ),
+    "ecs-deployment-rollback-in-progress.json": (
+        "SERVICE_DEPLOYMENT_IN_PROGRESS",
+        "ecs-svc/8274619302846192375",
+        "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1736492018364719283.",
+        "2026-11-20T10:21:04.512Z",
+    ),
+    "ecs-deployment-rollback-completed.json": (
+        "SERVICE_DEPLOYMENT_COMPLETED",
+        "ecs-svc/8274619302846192375",
+        "ECS deployment ecs-svc/8274619302846192375 completed.",
+        "2026-11-20T10:24:47.512Z",
+    ),
+}
+ECS_SERVICE_ARN = "arn:aws:ecs:us-east-1:123456789012:service/staging/api"
+
+
+@pytest.mark.parametrize("name", sorted(ECS_SAMPLES))
+def test_ecs_deployment_sample_is_a_deployment_event(name: str) -> None:
+    # Given an ECS Deployment State Change sample
+    event_name, deployment_id, reason, updated_at = ECS_SAMPLES[name]
+
+    # When the tracker parses it
+    parsed = parse_deployment_event(load_event(name))
+
+    # Then it names the event, the deployment, the service, ECS's reason and when (to the millisecond)
+    assert parsed == DeploymentEvent(
+        event_name=event_name,
+        deployment_id=deployment_id,
+        service_arn=ECS_SERVICE_ARN,
+        reason=reason,
+        updated_at=parse_time(updated_at),
+    )
+    assert isinstance(parsed, DeploymentEvent)
+    assert parsed.starts_a_rollback is (name == "ecs-deployment-rollback-in-progress.json")
+
+
+def test_ecs_deployment_event_without_updated_at_takes_the_event_time() -> None:
+    # Given a deployment event without detail.updatedAt
+    event = copy.deepcopy(load_event("ecs-deployment-completed.json"))
+    del event["detail"]["updatedAt"]
+
+    # When it is parsed
+    parsed = parse_deployment_event(event)
+
+    # Then the event's own time is used
+    assert isinstance(parsed, DeploymentEvent)
+    assert parsed.updated_at == parse_time(event["time"])
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("ecr-push.json", "not an ECS deployment state change: aws.ecr / ECR Image Action"),
+        ("ecr-scan.json", "not an ECS deployment state change: aws.ecr / ECR Image Scan"),
+    ],
+)
+def test_other_eventbridge_events_are_ignored_by_the_tracker(name: str, reason: str) -> None:
+    # Given an EventBridge event that is not an ECS deployment state change
+    # When the tracker parses it
+    # Then it is ignored, saying what it was
+    assert parse_deployment_event(load_event(name)) == IgnoredEvent(reason)
+
+
+def test_ecs_service_action_is_ignored_by_the_tracker() -> None:
+    # Given an ECS event of another detail-type
+    event = {**load_event("ecs-deployment-completed.json"), "detail-type": "ECS Service Action"}
+
+    # When the tracker parses it
+    # Then it is ignored
+    assert parse_deployment_event(event) == IgnoredEvent(
+        "not an ECS deployment state change: aws.ecs / ECS Service Action"
+    )
+
+
+def deployment_event(**detail: Any) -> dict[str, Any]:
+    """The completed sample with some detail fields replaced (None deletes one)."""
+    event = copy.deepcopy(load_event("ecs-deployment-completed.json"))
+    for key, value in detail.items():
+        if value is None:
+            event["detail"].pop(key, None)
+        else:
+            event["detail"][key] = value
+    return event
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        pytest.param([], "the tracker takes EventBridge 'ECS Deployment State Change' events", id="not-an-object"),
+        pytest.param(
+            load_event("manual-rollback.json"),
+            "the tracker takes EventBridge 'ECS Deployment State Change' events",
+            id="manual-request",
+        ),
+        pytest.param(
+            {"source": "aws.ecs", "detail": {}},
+            "the tracker takes EventBridge 'ECS Deployment State Change' events",
+            id="no-detail-type",
+        ),
+        pytest.param(
+            {**load_event("ecs-deployment-completed.json"), "detail": "completed"},
+            "ECS Deployment State Change event has no 'detail' object",
+            id="detail-not-an-object",
+        ),
+        pytest.param(
+            deployment_event(deploymentId=None),
+            "field 'detail.deploymentId' must be ecs-svc/<number>, got None",
+            id="no-deployment-id",
+        ),
+        pytest.param(
+            deployment_event(deploymentId="ecs-svc/abc"),
+            "field 'detail.deploymentId' must be ecs-svc/<number>, got 'ecs-svc/abc'",
+            id="bad-deployment-id",
+        ),
+        pytest.param(
+            deployment_event(deploymentId=4937285106452937241),
+            "field 'detail.deploymentId' must be ecs-svc/<number>",
+            id="numeric-deployment-id",
+        ),
+        pytest.param(deployment_event(eventName=None), "field 'detail.eventName' is missing", id="no-event-name"),
+        pytest.param(deployment_event(eventName=7), "field 'detail.eventName' is missing", id="event-name-not-text"),
+        pytest.param(
+            {**load_event("ecs-deployment-completed.json"), "resources": []},
+            "field 'resources' must hold the service ARN",
+            id="no-resources",
+        ),
+        pytest.param(
+            {**load_event("ecs-deployment-completed.json"), "resources": "arn:aws:ecs:::service/staging/api"},
+            "field 'resources' must hold the service ARN",
+            id="resources-not-a-list",
+        ),
+        pytest.param(
+            {**load_event("ecs-deployment-completed.json"), "resources": [None]},
+            "field 'resources' must hold the service ARN",
+            id="resource-not-text",
+        ),
+        pytest.param(
+            deployment_event(updatedAt="last tuesday"),
+            "field 'detail.updatedAt' must be an ISO 8601 time",
+            id="bad-updated-at",
+        ),
+    ],
+)
+def test_malformed_deployment_event_is_invalid_naming_the_field(event: Any, message: str) -> None:
+    # Given a deployment event (or something sent to the tracker) that is malformed
+    # When the tracker parses it
+    with pytest.raises(InvalidEventError) as caught:
+        parse_deployment_event(event)
+
+    # Then the error names the problem, and is not retryable
+    assert str(caught.value).startswith(message)
+    assert caught.value.retryable is False
+
+
+@given(
+    top=st.dictionaries(
+        st.sampled_from(["source", "detail-type", "detail", "resources", "time", "other"]), JSON_VALUES
+    ),
+    detail=st.dictionaries(
+        st.sampled_from(["eventName", "deploymentId", "updatedAt", "reason", "eventType"]), JSON_VALUES
+    ),
+)
+def test_deployment_event_with_arbitrary_fields_parses_or_raises_invalid_event(
+    top: dict[str, Any], detail: dict[str, Any]
+) -> None:
+    # Given a deployment sample with some fields replaced by any JSON value
+    event = copy.deepcopy(load_event("ecs-deployment-failed.json"))
+    event.update(top)
+    if isinstance(event.get("detail"), dict):
+        event["detail"].update(detail)
+
+    # When the tracker parses it
+    # Then it is a deployment event or ignored, or InvalidEventError is raised; nothing else escapes
+    try:
+        parsed = parse_deployment_event(event)
+    except InvalidEventError:
+        return
+    assert isinstance(parsed, DeploymentEvent | IgnoredEvent)
+
+
+def test_manual_rollback_sample_is_a_rollback_request() -> None:
+    # Given the manual rollback sample
+    # When it is parsed under an invocation's request id
+    parsed = parse_deploy_event(load_event("manual-rollback.json"), request_id="req-1")
+
+    # Then it asks to roll prod back, under the request id, for real
+    assert parsed == RollbackRequest(repository="api", target="prod", event_id="req-1", dry_run=False)
+
+
+def test_manual_history_sample_is_a_history_request() -> None:
+    # Given the manual history sample
+    # When it is parsed
+    parsed = parse_deploy_event(load_event("manual-history.json"))
+
+    # Then it asks for prod's 20 most recent deploys
+    assert parsed == HistoryRequest(repository="api", target="prod", limit=20)
+
+
+def test_manual_deploy_dry_run_sample_is_a_dry_run() -> None:
+    # Given the manual dry-run sample
+    # When it is parsed
+    parsed = parse_deploy_event(load_event("manual-deploy-dry-run.json"), request_id="req-1")
+
+    # Then it plans v1.4.2 to prod only
+    assert parsed == ManualDeployRequest(
+        repository="api", tag="v1.4.2", event_id="req-1", targets=("prod",), dry_run=True
+    )
+
+
+def test_push_dry_run_sample_is_a_push_to_plan() -> None:
+    # Given a push copied from the logs with "dryRun": true
+    event = load_event("ecr-push-dry-run.json")
+
+    # When it is parsed
+    parsed = parse_deploy_event(event)
+
+    # Then it is the same push as the sample push, marked as a dry run
+    real = parse_deploy_event(load_event("ecr-push.json"))
+    assert isinstance(parsed, ImagePush)
+    assert isinstance(real, ImagePush)
+    assert parsed.dry_run is True
+    assert real.dry_run is False
+    assert replace(parsed, dry_run=False) == real
+
+
+def test_dry_run_rollback_is_a_rollback_to_plan() -> None:
+    # Given the rollback sample with "dryRun": true
+    # When it is parsed
+    parsed = parse_deploy_event({**load_event("manual-rollback.json"), "dryRun": True}, request_id="req-1")
+
+    # Then it only plans the rollback
+    assert parsed == RollbackRequest(repository="api", target="prod", event_id="req-1", dry_run=True)
+
+
+def test_dry_run_of_an_event_that_is_not_a_deploy_is_still_ignored() -> None:
+    # Given an ECR delete event with "dryRun": true
+    # When it is parsed
+    # Then it is ignored as before
+    assert parse_deploy_event({**load_event("ecr-delete.json"), "dryRun": True}) == IgnoredEvent(
+        "ECR action DELETE is not a push"
+    )
+
+
+@pytest.mark.parametrize("sample", ["ecr-push.json", "manual-deploy.json", "manual-rollback.json"])
+@pytest.mark.parametrize("value", ["true", 1, 0, None, [], {}])
+def test_dry_run_that_is_not_a_boolean_is_invalid(sample: str, value: Any) -> None:
+    # Given a request whose "dryRun" is not true or false
+    event = {**load_event(sample), "dryRun": value}
+
+    # When it is parsed
+    # Then it is refused, showing the value
+    assert str(invalid(event)) == f"'dryRun' must be true or false, got {value!r}"
+
+
+def test_dry_run_of_history_is_invalid() -> None:
+    # Given the history sample with "dryRun": true
+    # When it is parsed
+    # Then it is refused: history only reads
+    assert str(invalid({**load_event("manual-history.json"), "dryRun": True})) == (
+        "manual history: it only reads; 'dryRun' does not apply"
+    )
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        pytest.param(
+            {"action": "undo", "repository": "api", "target": "prod"},
+            "unknown action 'undo'; use one of: deploy, rollback, history",
+            id="unknown-action",
+        ),
+        pytest.param(
+            {"action": "rollback", "repository": "api"},
+            "field 'target' must be a target name, got missing",
+            id="rollback-without-target",
+        ),
+        pytest.param(
+            {"action": "rollback", "repository": "api", "target": "prod", "tag": "v1.4.1"},
+            "manual rollback: unknown field(s) tag; it takes repository and target",
+            id="rollback-with-a-tag",
+        ),
+        pytest.param(
+            {"action": "history", "repository": "api", "target": "prod", "limit": 0},
+            "manual history: 'limit' must be a whole number from 1 to 100",
+            id="history-limit-zero",
+        ),
+        pytest.param(
+            {"action": "history", "repository": "api", "target": "prod", "limit": 101},
+            "manual history: 'limit' must be a whole number from 1 to 100",
+            id="history-limit-too-big",
+        ),
+        pytest.param(
+            {"action": "history", "repository": "api", "target": "prod", "limit": True},
+            "manual history: 'limit' must be a whole number from 1 to 100",
+            id="history-limit-boolean",
+        ),
+        pytest.param(
+            {"action": "history", "repository": "api", "target": "prod/eu"},
+            "field 'target' must be a target name, got 'prod/eu'",
+            id="history-target-with-a-slash",
+        ),
+    ],
+)
+def test_malformed_manual_operation_is_invalid(event: dict[str, Any], message: str) -> None:
+    # Given a rollback or history request that is malformed
+    # When it is parsed
+    # Then it is refused, naming the problem
+    assert str(invalid(event)).startswith(message)
+
+
+OPERATION_SAMPLES = {
+    "manual-rollback.json",
+    "manual-history.json",
+    "manual-deploy-dry-run.json",
+    "ecr-push-dry-run.json",
+}

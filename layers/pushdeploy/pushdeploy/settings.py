@@ -87,3 +87,32 @@ def _patterns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     if not patterns:
         raise SettingsError(f"{name} must name at least one pattern ('*' allows all)")
     return patterns
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """What the Slack notifier function needs from its environment."""
+
+    region: str
+    webhook_path: str  # Parameter Store path of the webhook URLs: <path>/default, <path>/<target's webhook>
+    webhook_cache_seconds: int = 300
+    allow_loopback: bool = False  # tests only: accept http://127.0.0.1 webhooks
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> SlackSettings:
+        """Read and check the environment (``os.environ`` by default)."""
+        env = os.environ if environ is None else environ
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        required = {"AWS_REGION": region, "SLACK_WEBHOOK_PATH": env.get("SLACK_WEBHOOK_PATH")}
+        missing = [name for name, value in required.items() if not value]
+        if missing:
+            raise SettingsError(f"environment variable(s) {', '.join(missing)} not set")
+        path = str(required["SLACK_WEBHOOK_PATH"]).rstrip("/")
+        if not path.startswith("/"):
+            raise SettingsError(f"SLACK_WEBHOOK_PATH must start with '/', got {path!r}")
+        return cls(
+            region=str(region),
+            webhook_path=path,
+            webhook_cache_seconds=_seconds(env, "WEBHOOK_CACHE_SECONDS", 300),
+            allow_loopback=env.get("SLACK_ALLOW_LOOPBACK", "false").lower() == "true",
+        )

@@ -8,14 +8,17 @@ import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from botocore.config import Config
 
+from pushdeploy import settings as environment
 from pushdeploy.adapters.ecr import EcrImages
 from pushdeploy.adapters.ecs import EcsServices
 from pushdeploy.adapters.ledger import DynamoDbLedger
+from pushdeploy.adapters.slack import SlackWebhookClient, SlackWebhookParameters
 from pushdeploy.adapters.sns import SnsPublisher
 from pushdeploy.adapters.ssm import SecretParameterCatalog, TargetConfigStore
 from pushdeploy.entrypoint import DeployEntryPoint
 from pushdeploy.settings import Settings, TrackerSettings
 from pushdeploy.usecases.deploy import Deployer
+from pushdeploy.usecases.notify_slack import SlackNotifier
 from pushdeploy.usecases.rollback import TargetOperations
 from pushdeploy.usecases.track import Tracker
 
@@ -84,3 +87,24 @@ def tracker() -> Tracker:
 def entry_point() -> DeployEntryPoint:
     """The function's entry point, built once per execution environment."""
     return build_entry_point(Settings.from_environment())
+
+
+def build_slack_notifier(
+    settings: environment.SlackSettings,
+    session: boto3.Session | None = None,
+    webhook_client: SlackWebhookClient | None = None,
+) -> SlackNotifier:
+    """Wire the Slack notifier: webhook URLs from Parameter Store, posted with the stdlib webhook client."""
+    session = session or boto3.Session(region_name=settings.region)
+    webhooks = SlackWebhookParameters(
+        session.client("ssm", config=CLIENT_CONFIG), settings.webhook_path, settings.webhook_cache_seconds
+    )
+    return SlackNotifier(
+        webhooks=webhooks, poster=webhook_client or SlackWebhookClient(), allow_loopback=settings.allow_loopback
+    )
+
+
+@cache
+def slack_notifier() -> SlackNotifier:
+    """The Slack notifier function's use case, built once per execution environment."""
+    return build_slack_notifier(environment.SlackSettings.from_environment())

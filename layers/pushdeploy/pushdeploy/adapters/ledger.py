@@ -6,6 +6,7 @@ pk ``TARGET#<repository>#<target>``; sk ``STATE`` for the state, ``DEPLOY#<time>
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -120,7 +121,8 @@ class DynamoDbLedger:
                 self._client.update_item(**update)
             return
         expires = int(deployed.deployed_at) + HISTORY_DAYS * 86400
-        history_sk = f"DEPLOY#{history['time']}#{deployed.push.event_id}"
+        # Milliseconds, so that deploys within one second still list newest first.
+        history_sk = f"DEPLOY#{_sortable_time(deployed.deployed_at)}#{deployed.push.event_id}"
         fields = {name: value for name, value in history.items() if value is not None}
         items: list[Any] = [
             {"Update": cast("UpdateTypeDef", update)},
@@ -167,17 +169,46 @@ class DynamoDbLedger:
         item = self._get(f"SERVICE#{service_arn}", "LATEST")
         return str(item["deploymentId"]) if item else None
 
-    def link_rollback(self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float) -> None:
-        """Remember that ECS's deployment ``rollback_deployment_id`` rolls back ours."""
-        item = _item(
-            f"DEPLOYMENT#{rollback_deployment_id}", "DEPLOYMENT", {"rollbackOf": rolled_back_id}, int(expires_at)
-        )
-        with aws_call("dynamodb:PutItem"):
+    def link_rollback(self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float) -> dict[str, Any]:
+        """Remember that ECS's deployment ``rollback_deployment_id`` rolls back ours; returns what is known of
+        it (an outcome event parked before the link included)."""
+        return self._note(rollback_deployment_id, {"rollbackOf": rolled_back_id}, expires_at)
+
+    def park_event(self, deployment_id: str, event: Mapping[str, Any], expires_at: float) -> dict[str, Any]:
+        """Keep an outcome event of a deployment not (yet) known to be ours; returns what is known of it."""
+        return self._note(deployment_id, {"parked": dict(event)}, expires_at)
+
+    def mark_deployed_outcome(self, repository: str, target: str, task_definition_arn: str, outcome: str) -> None:
+        """Note on the target's state that the revision it deployed failed or was rolled back (if it is still
+        the one recorded)."""
+        with aws_call("dynamodb:UpdateItem"):
             try:
-                self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=target_key(repository, target),
+                    UpdateExpression="SET #deployed.#outcome = :outcome",
+                    ConditionExpression="#deployed.taskDefinitionArn = :arn",
+                    ExpressionAttributeNames={"#deployed": "deployed", "#outcome": "outcome"},
+                    ExpressionAttributeValues={":outcome": {"S": outcome}, ":arn": {"S": task_definition_arn}},
+                )
             except ClientError as exc:
                 if error_code(exc) != "ConditionalCheckFailedException":
-                    raise  # else: a duplicate event linked it already
+                    raise  # else: the target has moved on to another revision since
+
+    def _note(self, deployment_id: str, fields: Mapping[str, Any], expires_at: float) -> dict[str, Any]:
+        names = {f"#{name}": name for name in fields}
+        values = {f":{name}": _value(value) for name, value in fields.items()}
+        assignments = ", ".join(f"#{name} = :{name}" for name in fields)
+        with aws_call("dynamodb:UpdateItem"):
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"DEPLOYMENT#{deployment_id}"}, "sk": {"S": "DEPLOYMENT"}},
+                UpdateExpression=f"SET {assignments}, #expires = if_not_exists(#expires, :expires)",
+                ExpressionAttributeNames={**names, "#expires": "expiresAt"},
+                ExpressionAttributeValues={**values, ":expires": _value(int(expires_at))},
+                ReturnValues="ALL_NEW",
+            )
+        return _plain(response.get("Attributes", {}))
 
     def record_outcome(
         self, deployment: Mapping[str, Any], status: str, allowed_before: frozenset[str], fields: Mapping[str, Any]
@@ -237,6 +268,10 @@ class DynamoDbLedger:
         return _plain(item) if item else None
 
 
+def _sortable_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _item(pk: str, sk: str, fields: Mapping[str, Any], expires_at: int) -> dict[str, Any]:
     return {
         "pk": {"S": pk},
@@ -291,6 +326,7 @@ def _deployed_to_item(deployed: DeployedRecord) -> dict[str, Any]:
         "deployedAt": deployed.deployed_at,
         "notified": deployed.notified,
         "notification": deployed.notification,
+        "outcome": deployed.outcome,
     }
 
 
@@ -306,6 +342,7 @@ def _state(item: Mapping[str, Any]) -> TargetState:
             deployed_at=float(deployed["deployedAt"]),
             notified=bool(deployed.get("notified", True)),
             notification=deployed.get("notification"),
+            outcome=deployed.get("outcome"),
         )
         if deployed
         else None,

@@ -37,6 +37,7 @@ class DeployedRecord:
     deployed_at: float
     notified: bool = True
     notification: str | None = None  # the JSON published (or to publish again, when notified is False)
+    outcome: str | None = None  # FAILED, ROLLED_BACK...: the image did not end up running (ECS's word)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ def judge_push(state: TargetState, push: PushRecord, *, manual: bool, now: float
         claim = None  # our own earlier attempt, which crashed or timed out: take over
     deployed = state.deployed
     if not manual and deployed is not None:
-        if deployed.push.digest == push.digest:
+        # An image whose deployment failed or was rolled back is not "deployed": a later push of it may retry.
+        if deployed.push.digest == push.digest and deployed.outcome in {None, "COMPLETED"}:
             if not deployed.notified:
                 return Judgement(Verdict.RENOTIFY, "deployed, but its notification was not published")
             if push.pushed_at > deployed.push.pushed_at:

@@ -11,11 +11,22 @@ from pushdeploy.domain.messages import Notification, attributes_for, subject_for
 
 
 class Outcome(StrEnum):
-    """Final statuses a deployment reaches after DEPLOYING."""
+    """Final statuses a deployment reaches after DEPLOYING (as recorded in the ledger)."""
 
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     ROLLED_BACK = "ROLLED_BACK"
+    ROLLBACK_FAILED = "ROLLBACK_FAILED"  # it failed, and so did ECS's rollback of it
+
+    @property
+    def published(self) -> str:
+        """The status announced (the notification schema's): a failed rollback is a FAILED deploy."""
+        return "FAILED" if self is Outcome.ROLLBACK_FAILED else self.value
+
+    @property
+    def failed(self) -> bool:
+        """The deployed image did not end up running."""
+        return self is not Outcome.COMPLETED
 
 
 # Which status each outcome may follow: events come at least once and in any order, so a duplicate or a
@@ -24,6 +35,7 @@ ALLOWED_BEFORE: dict[Outcome, frozenset[str]] = {
     Outcome.COMPLETED: frozenset({"DEPLOYING"}),
     Outcome.FAILED: frozenset({"DEPLOYING"}),
     Outcome.ROLLED_BACK: frozenset({"DEPLOYING", "FAILED"}),
+    Outcome.ROLLBACK_FAILED: frozenset({"DEPLOYING", "FAILED"}),
 }
 
 IN_PROGRESS = "SERVICE_DEPLOYMENT_IN_PROGRESS"
@@ -53,7 +65,7 @@ def outcome_of(event_name: str, *, is_rollback_deployment: bool) -> Outcome | No
     For the deployment ECS started to roll pushdeploy's back, COMPLETED means ROLLED_BACK, never success.
     """
     if is_rollback_deployment:
-        return {COMPLETED: Outcome.ROLLED_BACK, FAILED: Outcome.FAILED}.get(event_name)
+        return {COMPLETED: Outcome.ROLLED_BACK, FAILED: Outcome.ROLLBACK_FAILED}.get(event_name)
     return {COMPLETED: Outcome.COMPLETED, FAILED: Outcome.FAILED}.get(event_name)
 
 
@@ -67,8 +79,9 @@ def outcome_reason(
             f"ECS rolled the deployment back{why}: the service is on its previous revision again "
             f"(rollback deployment {event.deployment_id} completed)"
         )
-    if outcome is Outcome.FAILED and is_rollback_deployment:
-        return f"the deployment failed and so did ECS's rollback of it: {event.reason}"
+    if outcome is Outcome.ROLLBACK_FAILED:
+        why = f" ({failure})" if failure else ""
+        return f"the deployment failed{why} and so did ECS's rollback of it: {event.reason}"
     if outcome is Outcome.FAILED:
         return event.reason or "ECS reported the deployment failed"
     return None
@@ -78,7 +91,7 @@ def render_outcome(
     started: Mapping[str, Any], outcome: Outcome, *, reason: str | None, duration_seconds: float | None, time: str
 ) -> Notification:
     """The notification of a deployment's outcome, built from the DEPLOYING message it follows."""
-    message = {**started, "status": outcome.value, "time": time}
+    message = {**started, "status": outcome.published, "time": time}
     message.pop("reason", None)
     message.pop("warnings", None)
     if reason:

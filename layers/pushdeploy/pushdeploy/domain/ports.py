@@ -83,8 +83,16 @@ class DeployLedger(Protocol):
         """The last deployment pushdeploy started on the service."""
         ...
 
-    def link_rollback(self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float) -> None:
-        """Remember that an ECS deployment rolls back one of pushdeploy's."""
+    def link_rollback(self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float) -> dict[str, Any]:
+        """Remember that an ECS deployment rolls back one of pushdeploy's; returns what is known of it."""
+        ...
+
+    def park_event(self, deployment_id: str, event: Mapping[str, Any], expires_at: float) -> dict[str, Any]:
+        """Keep an outcome event of a deployment not (yet) known to be ours; returns what is known of it."""
+        ...
+
+    def mark_deployed_outcome(self, repository: str, target: str, task_definition_arn: str, outcome: str) -> None:
+        """Note that the revision a target deployed failed or was rolled back."""
         ...
 
     def record_outcome(

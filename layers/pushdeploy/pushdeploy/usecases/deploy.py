@@ -493,6 +493,8 @@ class Deployer:
         return {name: secret.value_from for name, secret in secrets.items()}
 
     def _notified(self, report: TargetReport) -> TargetReport:
+        if report.push.dry_run:  # a dry run publishes nothing, failures included: they are in its result
+            return report
         return self._publish(report, render_notification(report, time=describe_time(self._clock())))
 
     def _publish(self, report: TargetReport, notification: Notification) -> TargetReport:

@@ -9,9 +9,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pushdeploy.domain.config import TargetConfig, parse_target_config, target_name
-from pushdeploy.domain.errors import DeployError, InvalidEventError
-from pushdeploy.domain.ledger import CLAIM_LEASE_SECONDS, Claim, DeployedRecord, PushRecord, describe_time
-from pushdeploy.domain.messages import render_notification
+from pushdeploy.domain.errors import AwsCallError, DeployError, InvalidEventError
+from pushdeploy.domain.ledger import CLAIM_LEASE_SECONDS, Claim, DeployedRecord, describe_time
+from pushdeploy.domain.messages import Notification, render_notification
 from pushdeploy.domain.ports import DeployLedger, EcsGateway, NotificationPublisher, TargetConfigSource
 from pushdeploy.domain.push import ImagePush, Trigger
 from pushdeploy.domain.report import DeployStatus, TargetReport
@@ -27,17 +27,20 @@ class NothingToRollBackError(DeployError):
 
 
 def rollback_destination(history: Sequence[Mapping[str, Any]], current_arn: str) -> Mapping[str, Any] | None:
-    """The last COMPLETED deploy before the one running ``current_arn`` (history is newest first)."""
-    running = next((i for i, item in enumerate(history) if item.get("taskDefinitionArn") == current_arn), None)
-    earlier = history[running + 1 :] if running is not None else history
-    return next(
-        (
-            item
-            for item in earlier
-            if item.get("status") == "COMPLETED" and item.get("taskDefinitionArn") not in {None, current_arn}
-        ),
-        None,
-    )
+    """The last COMPLETED deploy before the one running ``current_arn`` (history is newest first), never a
+    revision a later rollback moved away from (so rolling back twice goes further back, not forth)."""
+    rolled_back_from: set[Any] = set()
+    # Start looking after the deploy that put the current revision in place (from the top if none did).
+    passed_current = not any(item.get("taskDefinitionArn") == current_arn for item in history)
+    for item in history:
+        arn = item.get("taskDefinitionArn")
+        if item.get("trigger") == Trigger.ROLLBACK.value:
+            rolled_back_from.add(item.get("previousTaskDefinitionArn"))
+        if arn == current_arn:
+            passed_current = True
+        elif passed_current and item.get("status") == "COMPLETED" and arn and arn not in rolled_back_from:
+            return item
+    return None
 
 
 class TargetOperations:
@@ -95,26 +98,24 @@ class TargetOperations:
         if request.dry_run:
             return {"status": DeployStatus.PLANNED.value, "dryRun": True, "target": request.target, "rollback": plan}
 
-        push = self._push_of(destination, request) if destination else None
-        claim = Claim(
-            uuid.uuid4().hex,
-            push.record if push else PushRecord("", "", self._clock(), request.event_id),
-            self._clock() + CLAIM_LEASE_SECONDS,
-        )
-        claimed = self._ledger.claim(request.repository, request.target, claim, self._clock())
-        if not claimed.acquired:
-            raise DeployError(f"target {request.target} is being deployed right now; retry the rollback after it")
+        if in_progress:
+            stopped = self._stop_in_progress(request, config, history[0], plan)
+            if stopped is not None:
+                return stopped
+            if destination is None:  # it finished meanwhile, and there is nothing earlier to go back to
+                raise NothingToRollBackError(
+                    f"target {request.target}'s deployment finished before it could be stopped, and there is no "
+                    f"COMPLETED deploy before {_revision(current)} to roll back to"
+                )
+        assert destination is not None
+        push = self._push_of(destination, request)
+        claim = Claim(uuid.uuid4().hex, push.record, self._clock() + CLAIM_LEASE_SECONDS)
+        self._take(request, claim)
         try:
-            stopped = self._ecs.stop_deployment_in_progress(config.cluster, config.service) if in_progress else None
-            deployment_id = None
-            if stopped is None and plan["to"]:
-                deployment_id = self._ecs.update_service(config.cluster, config.service, str(plan["to"]))
-        except DeployError:
+            deployment_id = self._ecs.update_service(config.cluster, config.service, str(plan["to"]))
+        except BaseException:
             self._ledger.release(request.repository, request.target, claim.token)
             raise
-        if push is None:  # stopped an in-progress deployment; ECS rolls it back to where it was
-            self._ledger.release(request.repository, request.target, claim.token)
-            return {"status": "ROLLING_BACK", "target": request.target, "stopped": stopped, "rollback": plan}
         report = TargetReport(
             push,
             request.target,
@@ -125,13 +126,15 @@ class TargetOperations:
             previous_task_definition_arn=current,
             deployment_id=deployment_id,
             parameter=config.parameter,
+            slack_webhook=config.slack_webhook,
             reason=f"rollback of {request.target} from {_revision(current)} ({plan['fromTag'] or 'unknown tag'}) "
             f"to {_revision(str(plan['to']))} ({plan['toTag']})",
-            extra={"rollback": plan} | ({"stopped": stopped} if stopped else {}),
+            extra={"rollback": plan},
         )
         notification = render_notification(report, time=describe_time(self._clock()))
-        self._publisher.publish(notification)
+        lost = self._publish(notification)
         now = self._clock()
+        # Recorded whether or not the notification went out: the service was updated.
         self._ledger.commit(
             request.repository,
             request.target,
@@ -157,7 +160,55 @@ class TargetOperations:
                 "notification": json.dumps(notification.message),
             },
         )
+        if lost:
+            raise DeployError(f"{report.reason} is under way (deployment {deployment_id}), but {lost}")
         return {"status": DeployStatus.DEPLOYING.value, **report.as_result()}
+
+    def _stop_in_progress(
+        self, request: RollbackRequest, config: TargetConfig, deploying: Mapping[str, Any], plan: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Stop the target's deployment in progress with rollback (ECS returns the service to its last steady
+        state); None when nothing was in progress any more."""
+        push = self._push_of(deploying, request)
+        claim = Claim(uuid.uuid4().hex, push.record, self._clock() + CLAIM_LEASE_SECONDS)
+        self._take(request, claim)
+        try:
+            stopped = self._ecs.stop_deployment_in_progress(config.cluster, config.service)
+        finally:
+            self._ledger.release(request.repository, request.target, claim.token)
+        if stopped is None:
+            return None
+        report = TargetReport(
+            push,
+            request.target,
+            DeployStatus.DEPLOYING,
+            cluster=config.cluster,
+            service=config.service,
+            task_definition_arn=str(deploying.get("previousTaskDefinitionArn") or "") or None,
+            previous_task_definition_arn=str(deploying.get("taskDefinitionArn") or "") or None,
+            deployment_id=str(deploying.get("deploymentId") or "") or None,
+            parameter=config.parameter,
+            slack_webhook=config.slack_webhook,
+            reason=f"stopped the deployment of {push.tag} in progress with rollback: ECS returns the service to "
+            "its last steady state",
+            extra={"rollback": plan, "stopped": stopped},
+        )
+        lost = self._publish(render_notification(report, time=describe_time(self._clock())))
+        if lost:
+            raise DeployError(f"{report.reason}, but {lost}")
+        return {**report.as_result(), "status": "ROLLING_BACK", "stopped": stopped}
+
+    def _take(self, request: RollbackRequest, claim: Claim) -> None:
+        if not self._ledger.claim(request.repository, request.target, claim, self._clock()).acquired:
+            raise DeployError(f"target {request.target} is being deployed right now; retry the rollback after it")
+
+    def _publish(self, notification: Notification) -> str | None:
+        """Publish; returns what went wrong, if it did."""
+        try:
+            self._publisher.publish(notification)
+        except AwsCallError as exc:
+            return f"the notification was not published: {exc}"
+        return None
 
     def _config(self, repository: str, target: str) -> TargetConfig:
         raw = self._configs.target_parameters(repository)

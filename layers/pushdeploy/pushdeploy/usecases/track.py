@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -12,6 +13,8 @@ from aws_lambda_powertools import Logger
 from pushdeploy.domain.ledger import describe_time
 from pushdeploy.domain.outcome import (
     ALLOWED_BEFORE,
+    COMPLETED,
+    FAILED,
     DeploymentEvent,
     outcome_of,
     outcome_reason,
@@ -24,7 +27,12 @@ LINK_DAYS = 30
 
 
 class Tracker:
-    """Correlates ECS events with the deploys pushdeploy started, and announces each outcome once."""
+    """Correlates ECS events with the deploys pushdeploy started, and announces each outcome once.
+
+    Events come at least once and in any order. ECS's rollback of one of ours is a deployment of its own,
+    recognised by its IN_PROGRESS ("rolling back"); an outcome of it that arrives before that is kept
+    (parked) and applied once the link is known.
+    """
 
     def __init__(
         self, *, ledger: DeployLedger, publisher: NotificationPublisher, clock: Callable[[], float] = time.time
@@ -36,8 +44,33 @@ class Tracker:
     def track(self, event: DeploymentEvent) -> dict[str, Any]:
         """Record and announce what ``event`` means for a deploy of ours; ignore everything else."""
         record = self._ledger.find_deployment(event.deployment_id)
-        if record is None:
-            return self._maybe_link_rollback(event)
+        if record is None or not (record.get("rollbackOf") or record.get("targetPk")):
+            return self._unknown(event)
+        return self._apply(event, record)
+
+    def _unknown(self, event: DeploymentEvent) -> dict[str, Any]:
+        """A deployment pushdeploy did not start: ECS's rollback of one of ours, or someone else's."""
+        ours = self._ledger.latest_deployment_of(event.service_arn)
+        if ours is None:
+            return _ignored(f"deployment {event.deployment_id} is of a service pushdeploy has not deployed")
+        expires = self._clock() + LINK_DAYS * 86400
+        if event.starts_a_rollback:
+            known = self._ledger.link_rollback(event.deployment_id, ours, expires)
+            parked = known.get("parked")
+            if parked:  # its outcome came first: apply it now
+                return self._apply(DeploymentEvent(**parked), known)
+            return {"status": "ROLLING_BACK", "deploymentId": ours, "rollbackDeploymentId": event.deployment_id}
+        if event.event_name in {COMPLETED, FAILED}:
+            known = self._ledger.park_event(event.deployment_id, asdict(event), expires)
+            if known.get("rollbackOf"):  # linked meanwhile
+                return self._apply(event, known)
+            return _ignored(
+                f"deployment {event.deployment_id} was not started by pushdeploy (kept in case it "
+                "turns out to be ECS's rollback of one of its deployments)"
+            )
+        return _ignored(f"deployment {event.deployment_id} was not started by pushdeploy")
+
+    def _apply(self, event: DeploymentEvent, record: dict[str, Any]) -> dict[str, Any]:
         rolled_back_id = record.get("rollbackOf")
         if rolled_back_id:
             deployment = self._ledger.find_deployment(str(rolled_back_id))
@@ -62,6 +95,13 @@ class Tracker:
             fields["durationSeconds"] = round(duration, 1)
         if not self._ledger.record_outcome(deployment, outcome.value, ALLOWED_BEFORE[outcome], fields):
             return _ignored(f"{deployment['deploymentId']} is already past {outcome.value} (a duplicate or late event)")
+        if outcome.failed and deployment.get("repository") and deployment.get("target"):
+            self._ledger.mark_deployed_outcome(
+                str(deployment["repository"]),
+                str(deployment["target"]),
+                str(deployment.get("taskDefinitionArn") or ""),
+                outcome.value,
+            )
         started = json.loads(str(deployment.get("notification") or "{}"))
         notification = render_outcome(
             started or _minimal_message(deployment),
@@ -72,16 +112,7 @@ class Tracker:
         )
         self._publisher.publish(notification)
         logger.info("Deployment outcome", extra={"deploymentId": deployment["deploymentId"], "outcome": outcome.value})
-        return {"status": outcome.value, "deploymentId": deployment["deploymentId"], "reason": reason}
-
-    def _maybe_link_rollback(self, event: DeploymentEvent) -> dict[str, Any]:
-        if not event.starts_a_rollback:
-            return _ignored(f"deployment {event.deployment_id} was not started by pushdeploy")
-        ours = self._ledger.latest_deployment_of(event.service_arn)
-        if ours is None:
-            return _ignored(f"rollback {event.deployment_id} is of a service pushdeploy has not deployed")
-        self._ledger.link_rollback(event.deployment_id, ours, self._clock() + LINK_DAYS * 86400)
-        return {"status": "ROLLING_BACK", "deploymentId": ours, "rollbackDeploymentId": event.deployment_id}
+        return {"status": outcome.published, "deploymentId": deployment["deploymentId"], "reason": reason}
 
 
 def _ignored(reason: str) -> dict[str, Any]:
