@@ -7,13 +7,20 @@ from typing import Any
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+)
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
+from pushdeploy.adapters.errors import error_code
+from pushdeploy.domain.errors import AwsCallError
 from pushdeploy.domain.push import ImagePush
 from pushdeploy.domain.report import DeployStatus, TargetReport
 from pushdeploy.domain.requests import HistoryRequest, ManualDeployRequest, RollbackRequest
-from pushdeploy.usecases.deploy import Deployer, DeployOutcome
+from pushdeploy.usecases.deploy import Deployer, DeployIncompleteError, DeployOutcome
 from pushdeploy.usecases.rollback import TargetOperations
 
 _METRIC_NAMES = {
@@ -56,9 +63,19 @@ class DeployEntryPoint:
         if isinstance(request, RollbackRequest):
             return self.operations.rollback(request)
         self.idempotency.register_lambda_context(context)
-        if isinstance(request, ManualDeployRequest) or request.dry_run:
-            return self._run(event=event, request=request, context=context)
-        result: dict[str, Any] = self._run_once(event=event, request=request, context=context)
+        try:
+            if isinstance(request, ManualDeployRequest) or request.dry_run:
+                return self._run(event=event, request=request, context=context)
+            result: dict[str, Any] = self._run_once(event=event, request=request, context=context)
+        except (DeployIncompleteError, IdempotencyAlreadyInProgressError):
+            raise  # every target was notified already; or the same event is running elsewhere
+        except (AwsCallError, IdempotencyPersistenceLayerError) as exc:
+            # The push failed before its targets were known (config read, idempotency record, image lookup):
+            # still tell the team, then fail so that Lambda retries it.
+            self.deployer.report_push_failure(
+                request, f"{_describe(exc)}; no target was deployed, the event will be retried"
+            )
+            raise
         return result
 
     def _run(
@@ -69,6 +86,21 @@ class DeployEntryPoint:
         record_metrics(outcome)
         outcome.raise_if_retryable()
         return outcome.as_result()
+
+
+def _describe(exc: Exception) -> str:
+    """The failure in words that name the AWS call (powertools wraps the idempotency store's errors)."""
+    if isinstance(exc, IdempotencyPersistenceLayerError):
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, ClientError | BotoCoreError):
+            cause = cause.__cause__ or cause.__context__
+        if isinstance(cause, ClientError):
+            return (
+                f"dynamodb:{cause.operation_name} failed for the idempotency record: {error_code(cause)}: "
+                f"{cause.response.get('Error', {}).get('Message', '')}"
+            )
+        return f"the idempotency record could not be written: {cause or exc}"
+    return str(exc)
 
 
 def record_metrics(outcome: DeployOutcome) -> None:

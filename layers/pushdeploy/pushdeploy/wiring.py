@@ -8,7 +8,6 @@ import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from botocore.config import Config
 
-from pushdeploy import settings as environment
 from pushdeploy.adapters.ecr import EcrImages
 from pushdeploy.adapters.ecs import EcsServices
 from pushdeploy.adapters.ledger import DynamoDbLedger
@@ -16,19 +15,20 @@ from pushdeploy.adapters.slack import SlackWebhookClient, SlackWebhookParameters
 from pushdeploy.adapters.sns import SnsPublisher
 from pushdeploy.adapters.ssm import SecretParameterCatalog, TargetConfigStore
 from pushdeploy.entrypoint import DeployEntryPoint
-from pushdeploy.settings import Settings, TrackerSettings
+from pushdeploy.settings import Settings, SlackSettings, TrackerSettings
 from pushdeploy.usecases.deploy import Deployer
 from pushdeploy.usecases.notify_slack import SlackNotifier
 from pushdeploy.usecases.rollback import TargetOperations
 from pushdeploy.usecases.track import Tracker
 
 # Standard retry mode backs off on throttling (ECS: ~1 RegisterTaskDefinition/s sustained) and treats
-# LimitExceeded as throttling. Bounded so that one call gives up well inside the function's 120 s timeout:
-# 3 attempts x (3 s connect + 10 s read) plus backoff; targets are not started with under 30 s left.
+# LimitExceeded as throttling. Bounded: one call gives up after 3 attempts x (2 s connect + 5 s read) plus
+# backoff (at most 1 + 2 s) = 24 s, inside usecases.deploy.TARGET_TIME_BUDGET_MS (30 s), which a deploy
+# must have left before each of its writes.
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
-    connect_timeout=3,
-    read_timeout=10,
+    retries={"mode": "standard", "total_max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=5,
 )
 
 
@@ -90,7 +90,7 @@ def entry_point() -> DeployEntryPoint:
 
 
 def build_slack_notifier(
-    settings: environment.SlackSettings,
+    settings: SlackSettings,
     session: boto3.Session | None = None,
     webhook_client: SlackWebhookClient | None = None,
 ) -> SlackNotifier:
@@ -107,4 +107,4 @@ def build_slack_notifier(
 @cache
 def slack_notifier() -> SlackNotifier:
     """The Slack notifier function's use case, built once per execution environment."""
-    return build_slack_notifier(environment.SlackSettings.from_environment())
+    return build_slack_notifier(SlackSettings.from_environment())

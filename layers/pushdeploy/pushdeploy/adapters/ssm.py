@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError
 
-from pushdeploy.adapters.errors import aws_call
+from pushdeploy.adapters.errors import aws_call, error_code
 from pushdeploy.domain.errors import AwsCallError
 
 if TYPE_CHECKING:
@@ -36,8 +37,10 @@ class TargetConfigStore:
         try:
             values = self._provider.get_multiple(path, max_age=self._max_age, recursive=False, decrypt=False)
         except GetParameterError as exc:
-            cause = exc.__cause__
-            raise AwsCallError("ssm:GetParametersByPath", type(cause or exc).__name__, str(exc)) from exc
+            # powertools raises it while handling botocore's error, without "from": the cause is the context.
+            cause = exc.__cause__ or exc.__context__
+            code = error_code(cause) if isinstance(cause, ClientError) else type(cause or exc).__name__
+            raise AwsCallError("ssm:GetParametersByPath", code, str(exc)) from exc
         return {f"{path}/{name}": str(value) for name, value in values.items()}
 
 

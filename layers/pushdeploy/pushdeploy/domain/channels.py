@@ -110,7 +110,7 @@ def render_email(message: Mapping[str, Any]) -> str:
             "Revision",
             f"{revision(message.get('previousTaskDefinitionArn'))} -> {revision(message.get('taskDefinitionArn'))}",
         ),
-        ("Trigger", _trigger(message)),
+        ("Trigger", describe_trigger(message)),
         ("Deployment", message.get("deploymentId")),
         ("Duration", f"{message['durationSeconds']:.0f} s" if message.get("durationSeconds") is not None else None),
         ("Reason", message.get("reason")),
@@ -141,7 +141,7 @@ def render_chatbot(message: Mapping[str, Any]) -> dict[str, Any]:
         f"*{message.get('repository')}:{message.get('tag')}* `{short_digest(message.get('digest'))}`",
         f"{message.get('cluster')} / {message.get('service')}: "
         f"{revision(message.get('previousTaskDefinitionArn'))} → {revision(message.get('taskDefinitionArn'))}",
-        _trigger(message),
+        describe_trigger(message),
     ]
     if message.get("reason"):
         description.append(f"*Reason:* {message['reason']}")
@@ -177,7 +177,8 @@ def thread_id(message: Mapping[str, Any]) -> str:
     return f"pushdeploy/{message.get('repository')}/{message.get('target')}/{short_digest(message.get('digest'))}"[:128]
 
 
-def _trigger(message: Mapping[str, Any]) -> str:
+def describe_trigger(message: Mapping[str, Any]) -> str:
+    """``docker push``, ``manual deploy by alice``, ``rollback``."""
     trigger = str(message.get("trigger"))
     who = f" by {message['requestedBy']}" if message.get("requestedBy") else ""
     return {"push": "docker push", "manual": f"manual deploy{who}", "rollback": f"rollback{who}"}.get(trigger, trigger)

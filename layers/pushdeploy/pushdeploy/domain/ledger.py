@@ -137,8 +137,12 @@ def judge_push(state: TargetState, push: PushRecord, *, manual: bool, now: float
 
 
 def fingerprint(request: Mapping[str, Any]) -> str:
-    """A stable hash of a RegisterTaskDefinition request: equal requests register equal revisions."""
-    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    """A stable hash of a RegisterTaskDefinition request: equal requests register equal revisions (tags in
+    any order)."""
+    normalized = dict(request)
+    if "tags" in normalized:
+        normalized["tags"] = sorted(normalized["tags"], key=lambda tag: str(tag.get("key")))
+    canonical = json.dumps(normalized, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -44,8 +44,9 @@ class ImagePush:
 
     @property
     def image_uri(self) -> str:
-        """The image pinned by digest: ``<registry>/<repository>@sha256:...``."""
-        return f"{self.repository_uri}@{self.digest}"
+        """The image pinned by digest: ``<registry>/<repository>@sha256:...`` (empty while the digest is not
+        known, as when a manual deploy fails before finding it)."""
+        return f"{self.repository_uri}@{self.digest}" if self.digest else ""
 
 
 def ecr_registry(account: str, region: str) -> str:

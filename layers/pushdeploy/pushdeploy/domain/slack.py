@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 from pushdeploy.domain.channels import (
     STATUS_MARKERS,
-    _trigger,
     console_links,
     describe_changes,
+    describe_trigger,
     headline,
     revision,
     short_digest,
@@ -338,7 +338,7 @@ def _facts(message: Mapping[str, Any], marker: str) -> list[str]:
         f"*Image*\n{_escape(image)}\n`{_escape(digest)}`",
         f"*Target*\n{_escape(str(message.get('target')))}\n{_escape(_where(message))}",
         f"*Revision*\n{_escape(_revisions(message))}",
-        f"*Triggered by*\n{_escape(_trigger(message))}",
+        f"*Triggered by*\n{_escape(describe_trigger(message))}",
     ]
     duration = message.get("durationSeconds")
     if isinstance(duration, int | float) and not isinstance(duration, bool):

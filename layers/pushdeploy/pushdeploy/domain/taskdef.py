@@ -59,6 +59,15 @@ class RenderedTaskDefinition:
     containers: tuple[str, ...]
 
 
+def registration_request(described: Mapping[str, Any], tags: Sequence[Mapping[str, str]]) -> dict[str, Any]:
+    """The RegisterTaskDefinition request that would register ``described`` again, with its tags."""
+    request = {key: copy.deepcopy(value) for key, value in described.items() if key not in READ_ONLY_FIELDS}
+    kept = [{"key": tag["key"], "value": tag["value"]} for tag in tags if not tag["key"].startswith("aws:")]
+    if kept:
+        request["tags"] = kept
+    return request
+
+
 def image_repository(image: str) -> str:
     """The image name without its tag or digest: ``reg/repo:tag`` and ``reg/repo@sha256:..`` give ``reg/repo``."""
     name = image.split("@", 1)[0]
@@ -88,7 +97,7 @@ def render_task_definition(
     task definition's tags. Every other field is kept as it is.
     """
     family = str(current.get("family", "?"))
-    request = {key: copy.deepcopy(value) for key, value in current.items() if key not in READ_ONLY_FIELDS}
+    request = registration_request(current, ())
     definitions: list[dict[str, Any]] = request.get("containerDefinitions") or []
     selected = _select_containers(family, definitions, repository_uri, containers)
 

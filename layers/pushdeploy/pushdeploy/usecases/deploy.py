@@ -58,6 +58,7 @@ from pushdeploy.domain.taskdef import (
     TAG_IMAGE_DIGEST,
     TAG_IMAGE_TAG,
     RenderedTaskDefinition,
+    registration_request,
     render_task_definition,
 )
 
@@ -67,6 +68,7 @@ logger = Logger(service="pushdeploy", child=True)
 # A target is not started with less time left than this: its AWS calls (each bounded by the client's
 # timeouts and retries) and the ledger commit must fit, or the next attempt would find it half-done.
 TARGET_TIME_BUDGET_MS = 30_000
+ALL_TARGETS = "*"  # the target named in a notification about a push that failed before its targets were known
 BUSY_WAIT_SECONDS = 45
 
 
@@ -173,6 +175,26 @@ class Deployer:
             requested_by=request.requested_by,
         )
 
+    def report_push_failure(self, request: ImagePush | ManualDeployRequest, reason: str) -> None:
+        """Notify a failure that happened before the push's targets were known (best effort)."""
+        push = (
+            request
+            if isinstance(request, ImagePush)
+            else ImagePush(
+                repository=request.repository,
+                tag=request.tag,
+                digest="",
+                registry="",
+                trigger=Trigger.MANUAL,
+                event_id=request.event_id,
+                pushed_at=self._clock(),
+                requested_by=request.requested_by,
+            )
+        )
+        report = TargetReport(push, ALL_TARGETS, DeployStatus.FAILED, reason=reason, code="aws", retryable=True)
+        if self._notified(report).notification_error:
+            logger.error("Push failure not notified", extra={"reason": reason})
+
     def deploy(self, push: ImagePush, remaining_ms: Callable[[], int] = lambda: 900_000) -> DeployOutcome:
         """Deploy ``push`` to each matching target, independently, and notify each deploy or failure.
 
@@ -274,7 +296,7 @@ class Deployer:
             return self._notified(
                 replace(base, status=DeployStatus.FAILED, reason=str(exc), retryable=exc.retryable, code="ledger")
             )
-        return self._deploy_claimed(push, config, claim, state, base)
+        return self._deploy_claimed(push, config, claim, state, base, remaining_ms=remaining_ms)
 
     def _claim(
         self,
@@ -311,7 +333,14 @@ class Deployer:
             self._sleep(0.5 + random.random())  # noqa: S311 - jitter, not cryptography
 
     def _deploy_claimed(
-        self, push: ImagePush, config: TargetConfig, claim: Claim, state: TargetState, base: TargetReport
+        self,
+        push: ImagePush,
+        config: TargetConfig,
+        claim: Claim,
+        state: TargetState,
+        base: TargetReport,
+        *,
+        remaining_ms: Callable[[], int],
     ) -> TargetReport:
         registered: str | None = None
         previous: str | None = None
@@ -331,11 +360,15 @@ class Deployer:
                 return report
             if rendered.changes or creating:
                 request_fingerprint = fingerprint(rendered.request)
-                registered = reusable_revision(state, push.digest, request_fingerprint)
+                registered = reusable_revision(state, push.digest, request_fingerprint) or self._registered_before(
+                    push, state, rendered, request_fingerprint
+                )
                 if registered is None:
+                    _require_time(remaining_ms, "registering the revision")
                     registered = self._ecs.register_task_definition(rendered.request)
                 else:
                     logger.info("Reusing the revision registered before", extra={"taskDefinitionArn": registered})
+            _require_time(remaining_ms, "updating the service")
             if creating and registered is not None:
                 service_arn, deployment_id = self._ecs.create_service(create_service_request(config, registered))
                 service = replace(
@@ -381,7 +414,8 @@ class Deployer:
             self._commit(push, config, claim, report, notification, service_arn=service.arn)
         except DeployError as exc:
             # Deployed and notified, but not recorded: the retry finds the service on this revision and
-            # records it then.
+            # records it then. The target is not left claimed meanwhile.
+            self._release_quietly(push, config, claim, None)
             return replace(
                 report,
                 retryable=True,
@@ -389,6 +423,20 @@ class Deployer:
                 or f"deployed, but the deploy ledger was not updated: {exc}",
             )
         return report
+
+    def _registered_before(
+        self, push: ImagePush, state: TargetState, rendered: RenderedTaskDefinition, request_fingerprint: str
+    ) -> str | None:
+        """An earlier attempt of this very event that still held the claim (it crashed, or could not record
+        what it registered) may have registered this revision: if the family's latest is exactly it, reuse it."""
+        if state.claim is None or state.claim.push.event_id != push.event_id:
+            return None
+        latest, tags = self._ecs.describe_task_definition(rendered.family)
+        if latest.get("status", "ACTIVE") == "ACTIVE" and (
+            fingerprint(registration_request(latest, tags)) == request_fingerprint
+        ):
+            return str(latest.get("taskDefinitionArn"))
+        return None
 
     def _render(self, push: ImagePush, config: TargetConfig) -> tuple[ServiceState, RenderedTaskDefinition, bool]:
         """The service, the next revision of its task definition, and whether the service is to be created."""
@@ -563,6 +611,12 @@ class Deployer:
         if registered is None:
             return str(exc) if not isinstance(exc, AwsCallError) else f"{exc}; nothing was registered"
         return f"{exc}; revision {registered} was registered but the service was not updated to it"
+
+
+def _require_time(remaining_ms: Callable[[], int], step: str) -> None:
+    """Stop before a write that might not finish in the invocation's time: a clean, retryable failure."""
+    if remaining_ms() < TARGET_TIME_BUDGET_MS:
+        raise AwsCallError("deadline", "OutOfTime", f"too little time left in the invocation for {step}")
 
 
 def deploy_warnings(service: ServiceState) -> tuple[str, ...]:
