@@ -3,8 +3,8 @@ in-process moto. Every invocation ends in a result or a typed error with a messa
 event, a FAILED target naming the config problem), never a traceback; and every AWS call made is built from
 input that passed validation: each call is recorded and checked against the rules its input must follow.
 
-A few inputs are kept out of the generators because they hit the bugs that the xfail tests at the end
-reproduce; each exclusion names its test.
+Inputs that once crashed it (times out of range, over-long ids and repository names, a list for
+assignPublicIp) have tests of their own at the end.
 """
 
 from __future__ import annotations
@@ -572,7 +572,7 @@ def test_any_target_config_fails_its_target_with_a_clear_reason_or_deploys_never
     assert_calls_built_from_checked_input(fuzz.calls)
 
 
-# --- bugs found: reproductions -------------------------------------------------------------------------
+# --- inputs that once crashed the handler: regression tests --------------------------------------------
 
 
 def push(event_id: str, *, time_text: str | None = None, digest: str = "1" * 64, **detail: str) -> dict[str, Any]:
@@ -585,13 +585,6 @@ def push(event_id: str, *, time_text: str | None = None, digest: str = "1" * 64,
     return event
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an event time that parses but lies outside what datetime can show once in UTC (year 1 with a "
-    "positive offset, 9999-12-31 with a negative one) is accepted; describe_time then raises ValueError in "
-    "judge_push (a traceback, and the claim taken just before is left for its 300 s lease), or, once such a "
-    "push is deployed, on every later push to the target",
-)
 @pytest.mark.parametrize("time_text", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-14:00"])
 def test_an_event_time_out_of_range_is_refused_as_an_invalid_event(fuzz: Fuzz, time_text: str) -> None:
     # Given staging runs the sample push
@@ -609,12 +602,6 @@ def test_an_event_time_out_of_range_is_refused_as_an_invalid_event(fuzz: Fuzz, t
     assert [r["status"] for r in after["targets"] if r["target"] == "staging"] == ["DEPLOYING"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _check_network tests create.networkConfiguration.awsvpcConfiguration.assignPublicIp with "
-    "`in {'ENABLED', 'DISABLED'}`; a list or an object raises TypeError (unhashable) out of "
-    "parse_target_config: a traceback instead of a FAILED target, and the targets after it are not deployed",
-)
 @pytest.mark.parametrize("value", [["ENABLED"], {"value": "ENABLED"}], ids=["list", "object"])
 def test_a_create_block_with_a_list_for_assign_public_ip_fails_its_target_only(fuzz: Fuzz, value: Any) -> None:
     # Given the staging config's create block says assignPublicIp: ["ENABLED"]
@@ -633,11 +620,6 @@ def test_a_create_block_with_a_list_for_assign_public_ip_fails_its_target_only(f
     assert "assignPublicIp" in staging["reason"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: events.py checks repository-name's pattern but not its length (ECR: 2-256 characters); a "
-    "longer one reaches ssm:GetParametersByPath (whose Path is at most 2048 characters) or ecr:DescribeImages",
-)
 @pytest.mark.parametrize("kind", ["push", "manual"])
 def test_a_repository_name_longer_than_ecr_allows_is_an_invalid_event_before_any_call(fuzz: Fuzz, kind: str) -> None:
     # Given a push, or a manual deploy, of a repository named with 3000 characters
@@ -654,12 +636,6 @@ def test_a_repository_name_longer_than_ecr_allows_is_an_invalid_event_before_any
     assert [(service, op) for service, op, _ in fuzz.calls if service in {"ssm", "ecr"}] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an event's 'id' is taken if it is any non-empty string; one of 2000 characters deploys, then "
-    "the ledger commit fails (its history key DEPLOY#<time>#<id> is over DynamoDB's 1024 bytes) and the "
-    "target's claim stays until a retry of the same event takes it over",
-)
 def test_an_event_id_too_long_for_a_ledger_key_is_refused_before_deploying(fuzz: Fuzz) -> None:
     # Given a push whose id has 2000 characters
     event = push("x" * 2000)

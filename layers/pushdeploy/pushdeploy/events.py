@@ -17,7 +17,11 @@ from pushdeploy.domain.requests import HistoryRequest, ManualDeployRequest, Roll
 ECR_SOURCE = "aws.ecr"
 ECR_IMAGE_ACTION = "ECR Image Action"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_REPOSITORY = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+# ECR: 2-256 characters, lowercase path segments.
+_REPOSITORY = re.compile(r"^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+_EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # EventBridge ids are UUIDs; this bounds the ledger's keys
+# Event times pushdeploy accepts: anything else is a malformed event, not a push from the year 1.
+_EARLIEST, _LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01, 2100-01-01
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _TARGET = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
@@ -114,10 +118,7 @@ def parse_deployment_event(event: Any) -> DeploymentEvent | IgnoredEvent:
         raise InvalidEventError("field 'detail.eventName' is missing")
     if not isinstance(resources, list) or not resources or not isinstance(resources[0], str):
         raise InvalidEventError("field 'resources' must hold the service ARN")
-    try:
-        updated_at = parse_time(str(detail.get("updatedAt") or event.get("time")))
-    except ValueError as exc:
-        raise InvalidEventError("field 'detail.updatedAt' must be an ISO 8601 time") from exc
+    updated_at = _event_time(detail.get("updatedAt") or event.get("time"), "detail.updatedAt")
     return DeploymentEvent(
         event_name=event_name,
         deployment_id=deployment_id,
@@ -146,13 +147,8 @@ def _parse_eventbridge(event: EcrImageActionEvent) -> DeployRequest:
         raise InvalidEventError(f"ECR event field 'account' must be a 12-digit account id, got {account!r}")
     if not isinstance(region, str) or not re.fullmatch(r"[a-z]{2,4}(-[a-z]+)+-\d{1,2}", region):
         raise InvalidEventError(f"ECR event field 'region' must be a Region name, got {region!r}")
-    try:
-        pushed_at = parse_time(str(event.get("time")))
-    except ValueError as exc:
-        raise InvalidEventError(f"ECR event field 'time' must be an ISO 8601 time, got {event.get('time')!r}") from exc
-    event_id = event.get("id")
-    if not isinstance(event_id, str) or not event_id:
-        raise InvalidEventError("ECR event has no 'id'")
+    pushed_at = _event_time(event.get("time"), "time")
+    event_id = _check(event.get("id"), _EVENT_ID, "id", "an event id (up to 128 letters, digits, . _ : -)")
     return ImagePush(
         repository=event.repository_name,
         tag=event.image_tag,
@@ -213,6 +209,16 @@ def _parse_manual(
         dry_run=dry_run,
         requested_by=requested_by,
     )
+
+
+def _event_time(value: Any, field: str) -> float:
+    try:
+        parsed = parse_time(str(value))
+    except (ValueError, OverflowError) as exc:
+        raise InvalidEventError(f"field '{field}' must be an ISO 8601 time, got {value!r}") from exc
+    if not _EARLIEST <= parsed <= _LATEST:
+        raise InvalidEventError(f"field '{field}' must be a time between 2000 and 2100, got {value!r}")
+    return parsed
 
 
 def _check(value: Any, pattern: re.Pattern[str], field: str, expected: str) -> str:

@@ -244,7 +244,10 @@ def _check_network(parameter: str, network: Any) -> None:
             )
     if not vpc.get("subnets"):
         raise ConfigError(parameter, "field 'create.networkConfiguration.awsvpcConfiguration.subnets' is required")
-    if vpc.get("assignPublicIp", "DISABLED") not in {"ENABLED", "DISABLED"}:
+    if not isinstance(vpc.get("assignPublicIp", "DISABLED"), str) or vpc.get("assignPublicIp", "DISABLED") not in {
+        "ENABLED",
+        "DISABLED",
+    }:
         raise ConfigError(parameter, "field 'create...assignPublicIp' must be ENABLED or DISABLED")
     unknown = set(vpc) - {"subnets", "securityGroups", "assignPublicIp"}
     if unknown:
