@@ -296,15 +296,7 @@ def test_a_dropped_or_unanswered_call_is_sent_again(
     "site",
     [
         LEDGER_CLAIM,
-        pytest.param(
-            REGISTER,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: RegisterTaskDefinition is not idempotent and is retried by botocore: when its "
-                "response is lost (a timeout after ECS registered it) the retry registers a second, identical "
-                "revision; the first is left ACTIVE and unused",
-            ),
-        ),
+        REGISTER,
         UPDATE_SERVICE,
         pytest.param(
             PUBLISH,

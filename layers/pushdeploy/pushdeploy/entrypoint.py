@@ -67,8 +67,12 @@ class DeployEntryPoint:
             if isinstance(request, ManualDeployRequest) or request.dry_run:
                 return self._run(event=event, request=request, context=context)
             result: dict[str, Any] = self._run_once(event=event, request=request, context=context)
-        except (DeployIncompleteError, IdempotencyAlreadyInProgressError):
-            raise  # every target was notified already; or the same event is running elsewhere
+        except IdempotencyAlreadyInProgressError:
+            # A duplicate delivery while the first is still running: that one deploys (and its own retries
+            # finish the job if it fails), so this one has nothing to do.
+            return {"status": "IGNORED", "reason": "the same event is being handled by another invocation"}
+        except DeployIncompleteError:
+            raise  # every target was notified already
         except (AwsCallError, IdempotencyPersistenceLayerError) as exc:
             # The push failed before its targets were known (config read, idempotency record, image lookup):
             # still tell the team, then fail so that Lambda retries it.

@@ -30,6 +30,7 @@ CLIENT_CONFIG = Config(
     connect_timeout=2,
     read_timeout=5,
 )
+NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
 def build_entry_point(settings: Settings, session: boto3.Session | None = None) -> DeployEntryPoint:
@@ -38,7 +39,10 @@ def build_entry_point(settings: Settings, session: boto3.Session | None = None) 
     ssm = session.client("ssm", config=CLIENT_CONFIG)
     dynamodb = session.client("dynamodb", config=CLIENT_CONFIG)
     configs = TargetConfigStore(ssm, settings.config_prefix, settings.config_cache_seconds)
-    ecs = EcsServices(session.client("ecs", config=CLIENT_CONFIG))
+    ecs = EcsServices(
+        session.client("ecs", config=CLIENT_CONFIG),
+        register_client=session.client("ecs", config=CLIENT_CONFIG.merge(NO_RETRIES)),
+    )
     publisher = SnsPublisher(session.client("sns", config=CLIENT_CONFIG), settings.topic_arn)
     ledger = DynamoDbLedger(dynamodb, settings.table_name)
     deployer = Deployer(

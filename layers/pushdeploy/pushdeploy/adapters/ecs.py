@@ -2,24 +2,59 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import random
+import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from pushdeploy.adapters.errors import aws_call, error_code
 from pushdeploy.domain.errors import ClusterNotFoundError, TaskDefinitionError
+from pushdeploy.domain.ledger import fingerprint
 from pushdeploy.domain.service import ServiceState
+from pushdeploy.domain.taskdef import registration_request
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
 
 
+REGISTER_ATTEMPTS = 3
+# Throttling and server errors: the registration did not happen, so it can simply be sent again.
+_RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "LimitExceededException",
+        "ServerException",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
+
+
 class EcsServices:
     """The ECS calls a deploy makes."""
 
-    def __init__(self, client: ECSClient) -> None:
+    def __init__(
+        self,
+        client: ECSClient,
+        register_client: ECSClient | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._client = client
+        # RegisterTaskDefinition has no idempotency token: a client that retries a lost response registers a
+        # second revision. Registrations go through a client without retries, and this adapter retries.
+        self._register_client = register_client or client
+        self._sleep = sleep
 
     def describe_service(self, cluster: str, service: str) -> ServiceState:
         """The service's state; ClusterNotFoundError or ServiceNotDeployableError when there is none."""
@@ -66,10 +101,34 @@ class EcsServices:
         return dict(response["taskDefinition"]), tags
 
     def register_task_definition(self, request: Mapping[str, Any]) -> str:
-        """Register a revision; returns its ARN."""
-        with aws_call("ecs:RegisterTaskDefinition"):
-            response = self._client.register_task_definition(**request)
-        return response["taskDefinition"]["taskDefinitionArn"]
+        """Register a revision; returns its ARN. Throttling is retried with backoff; after a lost response
+        (timeout, dropped connection) the family's latest revision is looked at first, and taken if it is
+        exactly this one, so a retry never registers a revision twice."""
+        wanted = fingerprint(request)
+        for attempt in range(REGISTER_ATTEMPTS):
+            last = attempt == REGISTER_ATTEMPTS - 1
+            try:
+                with aws_call("ecs:RegisterTaskDefinition"):
+                    try:
+                        response = self._register_client.register_task_definition(**request)
+                    except ClientError as exc:
+                        if last or error_code(exc) not in _RETRYABLE_CODES:
+                            raise
+                        self._sleep(min(2.0**attempt, 8.0) * (0.5 + random.random() / 2))  # noqa: S311
+                        continue
+                    except (ReadTimeoutError, ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError):
+                        if last:
+                            raise
+                        latest, tags = self.describe_task_definition(str(request["family"]))
+                        if latest.get("status", "ACTIVE") == "ACTIVE" and (
+                            fingerprint(registration_request(latest, tags)) == wanted
+                        ):
+                            return str(latest["taskDefinitionArn"])
+                        continue
+            except TaskDefinitionError:
+                continue  # the family has no revision yet: the registration did not happen
+            return response["taskDefinition"]["taskDefinitionArn"]
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def create_service(self, request: Mapping[str, Any]) -> tuple[str, str | None]:
         """Create a service; returns its ARN and the id of its first deployment."""
