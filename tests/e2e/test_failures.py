@@ -13,6 +13,7 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from pushdeploy.adapters.ecs import REGISTER_ATTEMPTS
 from tests.e2e.readback import container, drain, queue_url, revisions, service, target_report, task_definition
 from tests.helpers import Inbox, load_event
 from tools.localaws import LocalAws, LocalStack, StackFunction
@@ -159,7 +160,9 @@ def test_an_aws_error_that_persists_ends_in_the_on_failure_queue(
     # Then Lambda ran the function 1 + MaximumRetryAttempts times, each one trying to register, then gave up
     invocation = delivery.invocations[0]
     assert invocation.attempts == 1 + max_retries == 3
-    assert refused == ["RegisterTaskDefinition"] * 3
+    # (each attempt of the handler tries REGISTER_ATTEMPTS times: registrations go through a client without
+    # botocore retries, and the adapter retries throttling itself)
+    assert refused == ["RegisterTaskDefinition"] * 3 * REGISTER_ATTEMPTS
     assert invocation.error is not None
     assert invocation.error.startswith("DeployIncompleteError: ")
     assert "ThrottlingException" in invocation.error

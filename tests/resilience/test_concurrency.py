@@ -405,9 +405,12 @@ def test_pushes_to_one_target_at_once_end_on_the_newest_each_digest_registered_o
         by_tag: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for result in results:
             by_tag[result["tag"]].append(result)
-        for same in by_tag.values():
-            assert all(r == same[0] for r in same), same
-        statuses = {tag: _target(same[0], "staging") for tag, same in by_tag.items()}
+        # (a redelivery that arrives while its first delivery is still running is IGNORED: that one deploys)
+        for tag, same in list(by_tag.items()):
+            running = [r for r in same if r["status"] == "IGNORED" and "another invocation" in r["reason"]]
+            by_tag[tag] = [r for r in same if r not in running] or same
+            assert all(r == by_tag[tag][0] for r in by_tag[tag]), same
+        statuses = {tag: _target(same[0], "staging") for tag, same in by_tag.items() if "targets" in same[0]}
         deployed = sorted(tag for tag, report in statuses.items() if report["status"] == "DEPLOYING")
         announced = [m.message["tag"] for m in rig.inbox.receive() if m.message["status"] == "DEPLOYING"]
         assert sorted(announced) == deployed

@@ -70,7 +70,13 @@ class DeployEntryPoint:
         except IdempotencyAlreadyInProgressError:
             # A duplicate delivery while the first is still running: that one deploys (and its own retries
             # finish the job if it fails), so this one has nothing to do.
-            return {"status": "IGNORED", "reason": "the same event is being handled by another invocation"}
+            return {
+                "status": "IGNORED",
+                "repository": request.repository,
+                "tag": request.tag,
+                "digest": getattr(request, "digest", ""),
+                "reason": "the same event is being handled by another invocation",
+            }
         except DeployIncompleteError:
             raise  # every target was notified already
         except (AwsCallError, IdempotencyPersistenceLayerError) as exc:
