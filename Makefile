@@ -37,7 +37,7 @@ lint: $(VENV)/.installed ## ruff (lint and format) and mypy
 	$(VENV)/bin/mypy
 
 pytest: $(VENV)/.installed ## The test suite (unit, integration, end-to-end on moto's server)
-	@$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
+	@$(PY) -m pytest -q -p no:cacheprovider -n auto $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 sam-check: $(SAM_VENV)/.installed ## sam validate --lint and sam build (no Docker)
