@@ -31,18 +31,14 @@ class Settings:
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read and check the environment (``os.environ`` by default)."""
         env = os.environ if environ is None else environ
-        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
-        required = {"AWS_REGION": region, "TOPIC_ARN": env.get("TOPIC_ARN"), "TABLE_NAME": env.get("TABLE_NAME")}
-        missing = [name for name, value in required.items() if not value]
-        if missing:
-            raise SettingsError(f"environment variable(s) {', '.join(missing)} not set")
+        region, topic_arn, table_name = _required(env)
         prefix = env.get("CONFIG_PREFIX", "/pushdeploy").rstrip("/")
         if not prefix.startswith("/"):
             raise SettingsError(f"CONFIG_PREFIX must start with '/', got {prefix!r}")
         return cls(
-            region=str(region),
-            topic_arn=str(required["TOPIC_ARN"]),
-            table_name=str(required["TABLE_NAME"]),
+            region=region,
+            topic_arn=topic_arn,
+            table_name=table_name,
             config_prefix=prefix,
             config_cache_seconds=_seconds(env, "CONFIG_CACHE_SECONDS", 30),
             allowed_clusters=_patterns(env, "ALLOWED_CLUSTERS"),
@@ -63,13 +59,19 @@ class TrackerSettings:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> TrackerSettings:
         """Read and check the environment (``os.environ`` by default)."""
-        env = os.environ if environ is None else environ
-        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
-        required = {"AWS_REGION": region, "TOPIC_ARN": env.get("TOPIC_ARN"), "TABLE_NAME": env.get("TABLE_NAME")}
-        missing = [name for name, value in required.items() if not value]
-        if missing:
-            raise SettingsError(f"environment variable(s) {', '.join(missing)} not set")
-        return cls(region=str(region), topic_arn=str(required["TOPIC_ARN"]), table_name=str(required["TABLE_NAME"]))
+        region, topic_arn, table_name = _required(os.environ if environ is None else environ)
+        return cls(region=region, topic_arn=topic_arn, table_name=table_name)
+
+
+def _required(env: Mapping[str, str]) -> tuple[str, str, str]:
+    """The Region, topic ARN and table name every function of the stack is given; SettingsError names
+    those missing."""
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+    required = {"AWS_REGION": region, "TOPIC_ARN": env.get("TOPIC_ARN", ""), "TABLE_NAME": env.get("TABLE_NAME", "")}
+    missing = [name for name, value in required.items() if not value]
+    if missing:
+        raise SettingsError(f"environment variable(s) {', '.join(missing)} not set")
+    return region, required["TOPIC_ARN"], required["TABLE_NAME"]
 
 
 def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
