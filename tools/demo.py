@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from pushdeploy.domain.channels import render_email
+from pushdeploy.domain.channels import describe_changes, render_email, revision
 from pushdeploy.domain.ledger import describe_time
 from tests.helpers import EVENTS, Inbox, Received
 from tools.localaws import LocalAws, LocalStack
@@ -102,7 +102,7 @@ def _show_world(session: boto3.Session, world: World) -> None:
     ssm = session.client("ssm")
     _print(f"ECR repository {world.repository_uri} with tags {', '.join(world.image_digests)}")
     for cluster, arn in world.task_definitions.items():
-        _print(f"cluster {cluster}: service api on {_short(arn)} (containers api from ECR, db from postgres)")
+        _print(f"cluster {cluster}: service api on {revision(arn)} (containers api from ECR, db from postgres)")
     for target in ("staging", "prod"):
         value = ssm.get_parameter(Name=f"/pushdeploy/api/{target}")["Parameter"]["Value"]
         _print(f"target config /pushdeploy/api/{target}: {json.dumps(json.loads(value))}")
@@ -261,7 +261,7 @@ def _deliver(
             for deploy in result["deploys"]:
                 _print(
                     f"        {deploy['time']}  {deploy['tag']:<12} {deploy['trigger']:<8} {deploy['status']:<11} "
-                    f"{_short(deploy.get('taskDefinitionArn'))}"
+                    f"{revision(deploy.get('taskDefinitionArn'))}"
                 )
             continue
         status = result.get("status", "?")
@@ -282,32 +282,19 @@ def _show_target(ecs: Any, target: dict[str, Any]) -> None:
     if target["status"] not in {"DEPLOYING", "PLANNED"}:
         return
     if target["status"] == "PLANNED":
-        _print(f"        would register the next revision of {_short(target['previousTaskDefinitionArn'])}:")
-        for change in target.get("changes", []):
-            _print("        " + _describe_change(change))
+        _print(f"        would register the next revision of {revision(target['previousTaskDefinitionArn'])}:")
+        for change in describe_changes(target):
+            _print("        " + change)
         _print("        (nothing registered, updated, recorded or published)")
         return
     _print(
-        f"        {_short(target['previousTaskDefinitionArn'])} -> {_short(target['taskDefinitionArn'])}, "
+        f"        {revision(target['previousTaskDefinitionArn'])} -> {revision(target['taskDefinitionArn'])}, "
         f"deployment {target.get('deploymentId')}"
     )
-    for change in target.get("changes", []):
-        _print("        " + _describe_change(change))
+    for change in describe_changes(target):
+        _print("        " + change)
     service = ecs.describe_services(cluster=target["cluster"], services=[target["service"]])["services"][0]
-    _print(f"        service {service['serviceName']} now on {_short(service['taskDefinition'])}")
-
-
-def _describe_change(change: dict[str, Any]) -> str:
-    container, field = change["container"], change["field"]
-    before, after = change.get("before"), change.get("after")
-    if field == "image":
-        return f"{container}  image     {_short_image(before)} -> {_short_image(after)}"
-    name = change.get("name")
-    if field == "secret":
-        source = _parameter_name(after) if after else "removed"
-        verb = "+" if before is None else ("-" if after is None else "~")
-        return f"{container}  secret    {verb} {name} (valueFrom {source})"
-    return f"{container}  env       {name}: {before if before is not None else '(unset)'} -> {after}"
+    _print(f"        service {service['serviceName']} now on {revision(service['taskDefinition'])}")
 
 
 def _show_inbox(received: list[Received], *, email: bool = False) -> None:
@@ -325,21 +312,6 @@ def _show_inbox(received: list[Received], *, email: bool = False) -> None:
         shown["changes"] = f"[{len(message.message.get('changes', []))} change(s), as above]"
         for line in json.dumps(shown, indent=2).splitlines():
             _print("        " + line)
-
-
-def _short(arn: str | None) -> str:
-    return (arn or "-").rsplit("/", 1)[-1]
-
-
-def _short_image(image: str | None) -> str:
-    if not image:
-        return "-"
-    name = image.rsplit("/", 1)[-1]
-    return name[:28] + "..." if "@sha256:" in name else name
-
-
-def _parameter_name(arn: str) -> str:
-    return "/" + arn.split(":parameter/", 1)[1] if ":parameter/" in arn else arn
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pushdeploy.domain.errors import AwsCallError
 from pushdeploy.domain.ledger import parse_time
 from pushdeploy.domain.outcome import (
     ALLOWED_BEFORE,
@@ -386,3 +387,24 @@ def test_warning_when_nothing_detects_a_failing_deployment() -> None:
     # Then one warning names the service and says no FAILED outcome would come
     assert warning.startswith("service api has neither the deployment circuit breaker nor CloudWatch alarm rollback")
     assert "no FAILED outcome will be reported" in warning
+
+
+def test_an_outcome_whose_publish_failed_is_announced_by_the_retry() -> None:
+    # Given staging-42 is deploying, and SNS refuses the first publish of its outcome
+    tracker, _, publisher = tracked(notification=started_message())
+    publisher.error = AwsCallError("sns:Publish", "InternalError", "try again")
+
+    # When ECS says it completed: the tracker raises, so that Lambda retries the event
+    with pytest.raises(AwsCallError):
+        tracker.track(event(COMPLETED))
+    publisher.error = None
+
+    # And the retry comes, then a duplicate
+    retried = tracker.track(event(COMPLETED))
+    duplicate = tracker.track(event(COMPLETED))
+
+    # Then the outcome recorded by the first attempt is announced once, by the retry, as recorded
+    assert retried == {"status": "COMPLETED", "deploymentId": DEPLOYMENT, "reason": None}
+    assert duplicate["status"] == "IGNORED"
+    assert statuses(publisher) == ["COMPLETED"]
+    assert publisher.published[0].message["durationSeconds"] == 222.5

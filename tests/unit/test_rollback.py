@@ -114,6 +114,9 @@ class InMemoryLedger:
         known["parked"] = dict(event)
         return dict(known)
 
+    def mark_outcome_notified(self, deployment_id: str) -> None:
+        self.deployments[deployment_id]["notified"] = True
+
     def mark_deployed_outcome(self, repository: str, target: str, task_definition_arn: str, outcome: str) -> None:
         state = self.read_state(repository, target)
         if state.deployed is not None and state.deployed.task_definition_arn == task_definition_arn:

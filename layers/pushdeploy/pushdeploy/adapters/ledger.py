@@ -178,6 +178,16 @@ class DynamoDbLedger:
         """Keep an outcome event of a deployment not (yet) known to be ours; returns what is known of it."""
         return self._note(deployment_id, {"parked": dict(event)}, expires_at)
 
+    def mark_outcome_notified(self, deployment_id: str) -> None:
+        """Note that a deployment's outcome was published (a retry then has nothing to announce)."""
+        with aws_call("dynamodb:UpdateItem"):
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"DEPLOYMENT#{deployment_id}"}, "sk": {"S": "DEPLOYMENT"}},
+                UpdateExpression="SET notified = :true",
+                ExpressionAttributeValues={":true": {"BOOL": True}},
+            )
+
     def mark_deployed_outcome(self, repository: str, target: str, task_definition_arn: str, outcome: str) -> None:
         """Note on the target's state that the revision it deployed failed or was rolled back (if it is still
         the one recorded)."""

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from pushdeploy.domain.ledger import short_digest
 from pushdeploy.domain.messages import Notification
 
 STATUS_MARKERS = {
@@ -41,11 +42,6 @@ def protocol_bodies(notification: Notification) -> dict[str, str]:
         "https": chat,
         "http": chat,
     }
-
-
-def short_digest(digest: str | None) -> str:
-    """``sha256:4f4f4f4f4f4f`` as people read it."""
-    return (digest or "")[:19]
 
 
 def revision(arn: str | None) -> str:

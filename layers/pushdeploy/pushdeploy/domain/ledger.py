@@ -154,9 +154,9 @@ def reusable_revision(state: TargetState, digest: str, request_fingerprint: str)
     return None
 
 
-def short_digest(digest: str) -> str:
+def short_digest(digest: str | None) -> str:
     """``sha256:4f4f4f4f4f4f`` (12 hex digits), as people read digests."""
-    return digest[:19]
+    return (digest or "")[:19]
 
 
 def describe_time(epoch: float) -> str:

@@ -91,6 +91,10 @@ class DeployLedger(Protocol):
         """Keep an outcome event of a deployment not (yet) known to be ours; returns what is known of it."""
         ...
 
+    def mark_outcome_notified(self, deployment_id: str) -> None:
+        """Note that a deployment's outcome was published."""
+        ...
+
     def mark_deployed_outcome(self, repository: str, target: str, task_definition_arn: str, outcome: str) -> None:
         """Note that the revision a target deployed failed or was rolled back."""
         ...

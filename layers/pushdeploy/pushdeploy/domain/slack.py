@@ -19,9 +19,9 @@ from pushdeploy.domain.channels import (
     describe_trigger,
     headline,
     revision,
-    short_digest,
 )
 from pushdeploy.domain.errors import DeployError, InvalidEventError
+from pushdeploy.domain.ledger import short_digest
 from pushdeploy.domain.messages import SCHEMA_VERSION
 
 # Slack's limits (Block Kit reference): blocks per message, characters per section text, per section field,

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from pushdeploy.domain.channels import revision
 from pushdeploy.domain.config import TargetConfig, parse_target_config, target_name
 from pushdeploy.domain.errors import AwsCallError, DeployError, InvalidEventError
 from pushdeploy.domain.ledger import CLAIM_LEASE_SECONDS, Claim, DeployedRecord, describe_time
@@ -85,7 +86,7 @@ class TargetOperations:
         in_progress = service.rollout_in_progress and bool(history) and history[0].get("status") == "DEPLOYING"
         if destination is None and not in_progress:
             raise NothingToRollBackError(
-                f"target {request.target} has no COMPLETED deploy before the one running ({_revision(current)}) "
+                f"target {request.target} has no COMPLETED deploy before the one running ({revision(current)}) "
                 "to roll back to"
             )
         plan = {
@@ -105,7 +106,7 @@ class TargetOperations:
             if destination is None:  # it finished meanwhile, and there is nothing earlier to go back to
                 raise NothingToRollBackError(
                     f"target {request.target}'s deployment finished before it could be stopped, and there is no "
-                    f"COMPLETED deploy before {_revision(current)} to roll back to"
+                    f"COMPLETED deploy before {revision(current)} to roll back to"
                 )
         assert destination is not None
         push = self._push_of(destination, request)
@@ -127,8 +128,8 @@ class TargetOperations:
             deployment_id=deployment_id,
             parameter=config.parameter,
             slack_webhook=config.slack_webhook,
-            reason=f"rollback of {request.target} from {_revision(current)} ({plan['fromTag'] or 'unknown tag'}) "
-            f"to {_revision(str(plan['to']))} ({plan['toTag']})",
+            reason=f"rollback of {request.target} from {revision(current)} ({plan['fromTag'] or 'unknown tag'}) "
+            f"to {revision(str(plan['to']))} ({plan['toTag']})",
             extra={"rollback": plan},
         )
         notification = render_notification(report, time=describe_time(self._clock()))
@@ -230,7 +231,3 @@ class TargetOperations:
             pushed_at=self._clock(),
             requested_by=request.requested_by,
         )
-
-
-def _revision(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]

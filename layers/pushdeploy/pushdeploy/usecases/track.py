@@ -16,6 +16,7 @@ from pushdeploy.domain.outcome import (
     COMPLETED,
     FAILED,
     DeploymentEvent,
+    Outcome,
     outcome_of,
     outcome_reason,
     render_outcome,
@@ -83,12 +84,16 @@ class Tracker:
         outcome = outcome_of(event.event_name, is_rollback_deployment=is_rollback)
         if outcome is None:
             return _ignored(f"{event.event_name} of {event.deployment_id}: not an outcome")
+        if deployment.get("status") == outcome.value and deployment.get("notified") is False:
+            # Recorded by an earlier attempt whose publish failed: announce it now, as recorded.
+            return self._announce(deployment, outcome, deployment.get("reason"), deployment.get("durationSeconds"))
         reason = outcome_reason(
             outcome, event, is_rollback_deployment=is_rollback, failure=deployment.get("reason") or None
         )
         # Clocks differ (ECS's event time vs the push's): a duration is never negative.
         duration = max(0.0, event.updated_at - float(deployment["pushedAt"])) if deployment.get("pushedAt") else None
-        fields: dict[str, Any] = {"finishedAt": describe_time(event.updated_at)}
+        # "notified" turns true once the outcome is published: a retry after a failed publish announces it.
+        fields: dict[str, Any] = {"finishedAt": describe_time(event.updated_at), "notified": False}
         if reason:
             fields["reason"] = reason
         if duration is not None:
@@ -102,6 +107,12 @@ class Tracker:
                 str(deployment.get("taskDefinitionArn") or ""),
                 outcome.value,
             )
+        return self._announce(deployment, outcome, reason, duration)
+
+    def _announce(
+        self, deployment: dict[str, Any], outcome: Outcome, reason: str | None, duration: float | None
+    ) -> dict[str, Any]:
+        """Publish the outcome (raising if SNS refuses it, so the event is retried), then note it was."""
         started = json.loads(str(deployment.get("notification") or "{}"))
         notification = render_outcome(
             started or _minimal_message(deployment),
@@ -111,6 +122,7 @@ class Tracker:
             time=describe_time(self._clock()),
         )
         self._publisher.publish(notification)
+        self._ledger.mark_outcome_notified(str(deployment["deploymentId"]))
         logger.info("Deployment outcome", extra={"deploymentId": deployment["deploymentId"], "outcome": outcome.value})
         return {"status": outcome.published, "deploymentId": deployment["deploymentId"], "reason": reason}
 
