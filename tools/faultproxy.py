@@ -9,6 +9,9 @@ error. Point AWS_ENDPOINT_URL at ``proxy.endpoint`` for the code under test.
         proxy.fail("ecs", "UpdateService", times=None, error=THROTTLING)
         ...                                   # every UpdateService now fails with ThrottlingException
         proxy.clear()                         # the fault is lifted
+
+``ForwardingProxy`` is the plain forwarding part, for layers that answer some calls themselves (the local
+ECS of tools/localecs.py is one): override ``answer``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Literal
+from typing import Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
 # Hop-by-hop headers are the proxy's own business; the body is re-sent whole, with its length.
@@ -91,7 +94,9 @@ class _Rule:
 
 
 @dataclass(frozen=True)
-class _Request:
+class ProxyRequest:
+    """One HTTP request as the proxy received it (the body read whole)."""
+
     method: str
     path: str
     headers: list[tuple[str, str]]
@@ -99,6 +104,16 @@ class _Request:
 
     def header(self, name: str) -> str:
         return next((value for key, value in self.headers if key.lower() == name.lower()), "")
+
+
+@dataclass(frozen=True)
+class ProxyResponse:
+    """One HTTP response to send back (hop-by-hop headers left out; the length is the proxy's)."""
+
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes
 
 
 def identify(method: str, path: str, headers: dict[str, str], body: bytes) -> Operation:
@@ -117,31 +132,28 @@ def identify(method: str, path: str, headers: dict[str, str], body: bytes) -> Op
     return service, action or f"{method} {urlsplit(path).path}"
 
 
-class FaultProxy:
-    """An HTTP proxy on 127.0.0.1 (a free port) in front of ``upstream_url``, failing the calls it is told to.
+class ForwardingProxy:
+    """An HTTP proxy on 127.0.0.1 (a free port) that forwards every request to ``upstream_url`` unchanged.
 
-    ``calls`` lists every call as (service, operation), in arrival order; ``injected`` the calls that got a
-    fault, with the fault's code. Counting is per (service, operation), from 1, and includes failed calls.
+    Subclasses answer some requests themselves by overriding ``answer``; ``forward`` sends one upstream.
+    Upstream connections are kept alive per serving thread (botocore keeps its own alive too).
     """
 
-    def __init__(self, upstream_url: str) -> None:
+    def __init__(self, upstream_url: str, name: str = "proxy", port: int = 0) -> None:
         parts = urlsplit(upstream_url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"upstream must be an http:// URL, got {upstream_url!r}")
+        self.upstream_url = upstream_url
         self._upstream = (parts.hostname, parts.port or 80)
-        self._lock = threading.Lock()
-        self._rules: list[_Rule] = []
-        self._counts: dict[Operation, int] = {}
+        self._connections = threading.local()
         self._stopping = threading.Event()
-        self.calls: list[Operation] = []
-        self.injected: list[tuple[str, str, str]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
         host, port = self._server.server_address[:2]
         self.endpoint = f"http://{host!s}:{port}"
 
-    def __enter__(self) -> FaultProxy:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -153,8 +165,62 @@ class FaultProxy:
         self._server.server_close()
         self._thread.join()
 
-    # -- rules ------------------------------------------------------------------------------------------
+    def answer(self, request: ProxyRequest) -> ProxyResponse | None:
+        """The response to send instead of the upstream's (None: forward the request)."""
+        return None
 
+    def forward(self, request: ProxyRequest) -> ProxyResponse:
+        """Send ``request`` upstream and return its response (status, reason, headers, body)."""
+        connection: http.client.HTTPConnection | None = getattr(self._connections, "connection", None)
+        for attempt in range(2):
+            if connection is None:
+                connection = http.client.HTTPConnection(*self._upstream, timeout=_UPSTREAM_TIMEOUT)
+                connection.connect()
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as above, upstream
+                self._connections.connection = connection
+            try:
+                connection.putrequest(request.method, request.path, skip_host=True, skip_accept_encoding=True)
+                for name, value in request.headers:
+                    if name.lower() not in _HOP_BY_HOP:
+                        connection.putheader(name, value)
+                connection.putheader("Content-Length", str(len(request.body)))
+                connection.endheaders(request.body)
+                response = connection.getresponse()
+                body = response.read()
+            except (http.client.HTTPException, ConnectionError):
+                connection.close()
+                connection = self._connections.connection = None
+                if attempt:  # a kept-alive connection the upstream closed gets one fresh try
+                    raise
+                continue
+            if response.will_close:
+                connection.close()
+                self._connections.connection = None
+            headers = [(name, value) for name, value in response.getheaders() if name.lower() not in _HOP_BY_HOP]
+            return ProxyResponse(response.status, response.reason, headers, body)
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _respond(self, request: ProxyRequest) -> ProxyResponse | None:
+        """What the serving thread sends back (None: close the connection without a response)."""
+        return self.answer(request) or self.forward(request)
+
+
+class FaultProxy(ForwardingProxy):
+    """An HTTP proxy on 127.0.0.1 (a free port) in front of ``upstream_url``, failing the calls it is told to.
+
+    ``calls`` lists every call as (service, operation), in arrival order; ``injected`` the calls that got a
+    fault, with the fault's code. Counting is per (service, operation), from 1, and includes failed calls.
+    """
+
+    def __init__(self, upstream_url: str) -> None:
+        super().__init__(upstream_url, name="fault-proxy")
+        self._lock = threading.Lock()
+        self._rules: list[_Rule] = []
+        self._counts: dict[Operation, int] = {}
+        self.calls: list[Operation] = []
+        self.injected: list[tuple[str, str, str]] = []
+
+    # -- rules ------------------------------------------------------------------------------------------
     def fail(
         self, service: str, operation: str, *, nth: int = 1, times: int | None = 1, error: Fault = THROTTLING
     ) -> None:
@@ -185,28 +251,24 @@ class FaultProxy:
                 self.injected.append((*operation, rule.fault.code))
             return rule.fault if rule else None
 
-    # -- forwarding -------------------------------------------------------------------------------------
-
-    def _forward(self, request: _Request) -> tuple[int, str, list[tuple[str, str]], bytes]:
-        connection = http.client.HTTPConnection(*self._upstream, timeout=_UPSTREAM_TIMEOUT)
-        try:
-            connection.connect()
-            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as above, upstream
-            connection.putrequest(request.method, request.path, skip_host=True, skip_accept_encoding=True)
-            for name, value in request.headers:
-                if name.lower() not in _HOP_BY_HOP:
-                    connection.putheader(name, value)
-            connection.putheader("Content-Length", str(len(request.body)))
-            connection.endheaders(request.body)
-            response = connection.getresponse()
-            body = response.read()
-            headers = [(name, value) for name, value in response.getheaders() if name.lower() not in _HOP_BY_HOP]
-            return response.status, response.reason, headers, body
-        finally:
-            connection.close()
+    def _respond(self, request: ProxyRequest) -> ProxyResponse | None:
+        lowered = {name.lower(): value for name, value in request.headers}
+        fault = self._record(identify(request.method, request.path, lowered, request.body))
+        if fault is None:
+            return super()._respond(request)
+        if fault.kind == "timeout":
+            self._stopping.wait(fault.delay)
+            return None
+        if fault.kind == "lost-response":
+            self.forward(request)
+            return None
+        if fault.kind == "disconnect":
+            return None
+        headers, body = _error_response(fault, request)
+        return ProxyResponse(fault.status, "", headers, body)
 
 
-def _error_response(fault: Fault, request: _Request) -> tuple[list[tuple[str, str]], bytes]:
+def _error_response(fault: Fault, request: ProxyRequest) -> tuple[list[tuple[str, str]], bytes]:
     """The error as the request's protocol carries it: JSON ``__type`` or query-protocol XML."""
     request_id = str(uuid.uuid4())
     if not request.header("x-amz-target") and request.header("content-type").startswith(
@@ -228,34 +290,24 @@ def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _handler_class(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
+def _handler_class(proxy: ForwardingProxy) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
         disable_nagle_algorithm = True  # headers and body go out in separate writes: no 40 ms ACK waits
 
         def _handle(self) -> None:
-            request = _Request(self.command, self.path, list(self.headers.items()), self._read_body())
-            lowered = {name.lower(): value for name, value in request.headers}
-            fault = proxy._record(identify(request.method, request.path, lowered, request.body))
-            if fault is not None and fault.kind != "error":
-                if fault.kind == "timeout":
-                    proxy._stopping.wait(fault.delay)
-                elif fault.kind == "lost-response":
-                    proxy._forward(request)
+            request = ProxyRequest(self.command, self.path, list(self.headers.items()), self._read_body())
+            response = proxy._respond(request)
+            if response is None:
                 self.close_connection = True  # no response at all: the client sees the connection drop
                 return
-            if fault is not None:
-                headers, body = _error_response(fault, request)
-                status, reason = fault.status, ""
-            else:
-                status, reason, headers, body = proxy._forward(request)
-            self.send_response_only(status, reason or None)
-            for name, value in headers:
+            self.send_response_only(response.status, response.reason or None)
+            for name, value in response.headers:
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(response.body)))
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(body)
+                self.wfile.write(response.body)
 
         def _read_body(self) -> bytes:
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

@@ -5,9 +5,16 @@ server. Events are delivered as EventBridge would: matched against the rules the
 to the rule's target function, run in-process with the environment the stack gave it, with Lambda's async
 retries and on-failure destination taken from the template (moto creates no EventInvokeConfig).
 
+In front of moto sits the local ECS (tools/localecs.py): deployments that roll on a clock the caller
+drives, service deployments and revisions, and the events ECS emits, delivered through the stack's rules
+(``LocalAws.settle``, ``stop_task``, ``advance``; from a shell, the ``ecs`` commands below).
+
     python -m tools.localaws invoke events/ecr-push.json   # a fresh local AWS with the sample world
     python -m tools.localaws serve                         # keep one running (Ctrl-C stops it)
     python -m tools.localaws invoke --endpoint http://127.0.0.1:PORT events/manual-deploy.json
+    python -m tools.localaws ecs settle --endpoint URL --cluster staging --service api [--outcome failed]
+    python -m tools.localaws ecs stop-task --endpoint URL --cluster staging --task ARN --exit-code 0
+    python -m tools.localaws ecs advance --endpoint URL --seconds 60
 """
 
 from __future__ import annotations
@@ -20,7 +27,10 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 import warnings
 import zipfile
@@ -35,6 +45,7 @@ import boto3
 from moto.events.models import EventPattern
 from moto.server import ThreadedMotoServer
 
+from tools.localecs import LocalEcs, Outcome
 from tools.template import (
     code_directories,
     condition_values,
@@ -139,11 +150,24 @@ class Delivery:
 
 
 class LocalAws:
-    """moto's server on 127.0.0.1 (a free port), reached by every boto3 client through AWS_ENDPOINT_URL."""
+    """moto's server on 127.0.0.1 (a free port), reached by every boto3 client through AWS_ENDPOINT_URL.
 
-    def __init__(self, endpoint: str | None = None) -> None:
+    With ``ecs`` (the default) the local ECS layer is in front of it and ``endpoint`` is the layer's;
+    ``moto_endpoint`` is moto's own. Given an ``endpoint``, it attaches to a running local AWS instead.
+    """
+
+    def __init__(self, endpoint: str | None = None, *, ecs: bool = True, port: int = 0) -> None:
         self._server: ThreadedMotoServer | None = None
         self.endpoint = endpoint or ""
+        self.moto_endpoint = self.endpoint
+        self._with_ecs = ecs
+        self._port = port
+        self.ecs: LocalEcs | None = None
+        self.stack: LocalStack | None = None  # the stack ECS events are delivered to (the last deployed)
+        self.ecs_deliveries: list[Delivery] = []  # every ECS event delivered, in order
+        self._delivering = threading.RLock()  # one delivery at a time: handlers share os.environ
+        self._dispatcher: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._environ: contextlib.ExitStack | None = None
 
     def __enter__(self) -> LocalAws:
@@ -152,10 +176,16 @@ class LocalAws:
         logging.getLogger("moto").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
         if not self.endpoint:
-            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            self._server = ThreadedMotoServer(
+                ip_address="127.0.0.1", port=0 if self._with_ecs else self._port, verbose=False
+            )
             self._server.start()
             host, port = self._server.get_host_and_port()
-            self.endpoint = f"http://{host}:{port}"
+            self.endpoint = self.moto_endpoint = f"http://{host}:{port}"
+            if self._with_ecs:
+                self.ecs = LocalEcs(self.moto_endpoint, port=self._port).__enter__()
+                self.ecs.deliverer = self._deliver_for_control
+                self.endpoint = self.ecs.endpoint
         self._environ = contextlib.ExitStack()
         self._environ.enter_context(
             patched_environ({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint}, remove=_REAL_AWS_VARIABLES)
@@ -165,8 +195,13 @@ class LocalAws:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._stopping.set()
+        if self._dispatcher is not None:
+            self._dispatcher.join(timeout=10)
         if self._environ is not None:
             self._environ.close()
+        if self.ecs is not None:
+            self.ecs.__exit__(None, None, None)
         if self._server is not None:
             self._server.stop()
 
@@ -174,12 +209,71 @@ class LocalAws:
         return boto3.Session(region_name=REGION)
 
     def reset(self) -> None:
-        """Clear every resource in the server."""
-        import urllib.request  # noqa: PLC0415
-
+        """Clear every resource in the server (and the local ECS's deployments, tasks and events)."""
         request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")  # noqa: S310
         with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback only
             pass
+        self.stack = None
+        self.ecs_deliveries.clear()
+
+    # -- the local ECS: a clock the caller drives, events through the stack's rules ----------------------
+
+    def _local_ecs(self) -> LocalEcs:
+        if self.ecs is None:
+            raise RuntimeError("this local AWS runs without the local ECS layer (LocalAws(ecs=True) starts it)")
+        return self.ecs
+
+    def settle(self, cluster: str, service: str, outcome: Outcome = "completed") -> list[Delivery]:
+        """Finish the service's deployment in progress (see LocalEcs.settle); deliver the events it caused."""
+        self._local_ecs().settle(cluster, service, outcome)
+        return self.deliver_ecs_events()
+
+    def settle_all(self) -> list[Delivery]:
+        """Complete every deployment in progress (a freshly seeded world's first ones); deliver the events."""
+        self._local_ecs().settle_all()
+        return self.deliver_ecs_events()
+
+    def stop_task(self, cluster: str, task: str, exit_code: int, reason: str | None = None) -> list[Delivery]:
+        """End a task started with RunTask (see LocalEcs.stop_task); deliver the events it caused."""
+        self._local_ecs().stop_task(cluster, task, exit_code, reason)
+        return self.deliver_ecs_events()
+
+    def advance(self, seconds: float) -> list[Delivery]:
+        """Move the local ECS's clock on; deliver the events of what fell due."""
+        self._local_ecs().advance(seconds)
+        return self.deliver_ecs_events()
+
+    def deliver_ecs_events(self) -> list[Delivery]:
+        """Deliver the events the local ECS emitted since the last delivery, oldest first, through the rules
+        of ``self.stack`` (kept queued while no stack is deployed). Also recorded in ``ecs_deliveries``."""
+        deliveries: list[Delivery] = []
+        with self._delivering:
+            while self.ecs is not None and self.stack is not None:
+                events = self.ecs.take_events()
+                if not events:
+                    break
+                for event in events:
+                    delivery = self.deliver(self.stack, event)
+                    self.ecs_deliveries.append(delivery)
+                    deliveries.append(delivery)
+        return deliveries
+
+    def _deliver_for_control(self) -> list[dict[str, Any]]:
+        """What a control request (the ``ecs`` commands) answers with: each event and what it ran."""
+        return [delivery_summary(delivery) for delivery in self.deliver_ecs_events()]
+
+    def start_event_delivery(self) -> None:
+        """Deliver ECS events as they are emitted, from a thread of their own (``serve`` does this)."""
+
+        def run() -> None:
+            ecs = self._local_ecs()
+            while not self._stopping.is_set():
+                if ecs.events_waiting.wait(timeout=0.5):
+                    with patched_environ({"AWS_ENDPOINT_URL": self.endpoint}):
+                        self.deliver_ecs_events()
+
+        self._dispatcher = threading.Thread(target=run, name="ecs-events", daemon=True)
+        self._dispatcher.start()
 
     # -- deploying the template -------------------------------------------------------------------------
 
@@ -198,7 +292,8 @@ class LocalAws:
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
         stack = self._wait_for_stack(cfn, stack_name)
-        return self._describe_stack(session, stack_name, stack, template, cloudformation_template)
+        self.stack = self._describe_stack(session, stack_name, stack, template, cloudformation_template)
+        return self.stack
 
     def _upload_code(self, session: boto3.Session, directories: dict[str, Path]) -> dict[str, str]:
         s3 = session.client("s3")
@@ -321,7 +416,8 @@ class LocalAws:
         cloudformation_template = resolve_pseudo_parameters(
             sam_transform(template, _code_locations(template)), PSEUDO_PARAMETERS
         )
-        return self._describe_stack(session, stack_name, described, template, cloudformation_template)
+        self.stack = self._describe_stack(session, stack_name, described, template, cloudformation_template)
+        return self.stack
 
     # -- delivering events ------------------------------------------------------------------------------
 
@@ -413,6 +509,24 @@ class LocalAws:
         boto3.client("sqs").send_message(QueueUrl=str(function.on_failure_queue), MessageBody=json.dumps(record))
 
 
+def delivery_summary(delivery: Delivery) -> dict[str, Any]:
+    """One delivered event in a line's worth of JSON: what it said, the rules it matched, what each ran."""
+    detail = delivery.event.get("detail") or {}
+    said = detail.get("eventName") or detail.get("lastStatus") or detail.get("action-type") or ""
+    return {
+        "detailType": delivery.event.get("detail-type"),
+        "event": said,
+        "deploymentId": detail.get("deploymentId"),
+        "reason": detail.get("reason") or detail.get("stoppedReason"),
+        "time": delivery.event.get("time"),
+        "matchedRules": delivery.matched_rules,
+        "invocations": [
+            {"function": i.function, "attempts": i.attempts, "result": i.result, "error": i.error}
+            for i in delivery.invocations
+        ],
+    }
+
+
 @dataclass
 class _Context:
     """The Lambda context the handler sees."""
@@ -494,37 +608,60 @@ def _read_event(path: str) -> dict[str, Any]:
     return event
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``serve`` keeps a local AWS with the stack and sample world running; ``invoke`` runs event files."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.localaws", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="start moto's server with the stack and the sample world")
+    serve = commands.add_parser(
+        "serve", help="start moto's server and the local ECS with the stack and the sample world"
+    )
     serve.add_argument("--port", type=int, default=0)
     invoke = commands.add_parser("invoke", help="run event files against the local stack")
     invoke.add_argument("events", nargs="+", help="event files, e.g. events/ecr-push.json")
     invoke.add_argument("--endpoint", help="a running local AWS (from `serve`); default: start a fresh one")
-    args = parser.parse_args(argv)
+    ecs = commands.add_parser("ecs", help="drive the local ECS of a running local AWS (from `serve`)")
+    actions = ecs.add_subparsers(dest="action", required=True)
+    settle = actions.add_parser("settle", help="finish the service's deployment in progress, continuing paused hooks")
+    stop_task = actions.add_parser("stop-task", help="end a task started with RunTask")
+    advance = actions.add_parser("advance", help="move the local ECS's clock on")
+    for action in (settle, stop_task, advance):
+        action.add_argument("--endpoint", required=True, help="the local AWS, as `serve` printed it")
+    for action in (settle, stop_task):
+        action.add_argument("--cluster", required=True)
+    settle.add_argument("--service", required=True)
+    settle.add_argument("--outcome", choices=("completed", "failed"), default="completed")
+    stop_task.add_argument("--task", required=True, help="the task's ARN (or its id)")
+    stop_task.add_argument("--exit-code", type=int, required=True)
+    stop_task.add_argument("--reason", help="stoppedReason (default: Essential container in task exited)")
+    advance.add_argument("--seconds", type=float, required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``serve`` keeps a local AWS with the stack and sample world running; ``invoke`` runs event files;
+    ``ecs`` drives the local ECS of a running one."""
+    args = _parser().parse_args(argv)
+
+    if args.command == "ecs":
+        return _ecs_command(args)
 
     from tools.sample_world import seed_world  # noqa: PLC0415
 
     if args.command == "serve":
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        with LocalAws(f"http://{host}:{port}") as local:
+        with LocalAws(port=args.port) as local:
             stack = local.deploy()
             seed_world(local.session(), topic_arn=stack.outputs["DeployTopicArn"])
-            print(f"local AWS at http://{host}:{port} with stack {stack.name} and the sample world; Ctrl-C stops it")
-            print(f"  python -m tools.localaws invoke --endpoint http://{host}:{port} events/ecr-push.json")
+            local.settle_all()  # the seeded services run steady on their first revision
+            local.start_event_delivery()
+            print(f"local AWS at {local.endpoint} with stack {stack.name} and the sample world; Ctrl-C stops it")
+            print(f"  python -m tools.localaws invoke --endpoint {local.endpoint} events/ecr-push.json")
+            print(f"  python -m tools.localaws ecs settle --endpoint {local.endpoint} --cluster staging --service api")
             try:
                 while True:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
-            finally:
-                server.stop()
         return 0
 
     with LocalAws(args.endpoint) as local:
@@ -533,6 +670,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             stack = local.deploy()
             seed_world(local.session(), topic_arn=stack.outputs["DeployTopicArn"])
+            local.settle_all()
         failed = False
         for path in args.events:
             delivery = local.run_event(stack, _read_event(path))
@@ -542,6 +680,56 @@ def main(argv: list[str] | None = None) -> int:
                 shown = invocation.error or json.dumps(invocation.result, indent=2)
                 print(f"-- {invocation.function} ({invocation.attempts} attempt(s)):\n{shown}")
         return 1 if failed else 0
+
+
+def _ecs_command(args: argparse.Namespace) -> int:
+    """Send one control request to a running local ECS and print the events it delivered."""
+    body: dict[str, Any]
+    if args.action == "settle":
+        body = {"cluster": args.cluster, "service": args.service, "outcome": args.outcome}
+    elif args.action == "stop-task":
+        body = {"cluster": args.cluster, "task": args.task, "exitCode": args.exit_code}
+        if args.reason:
+            body["reason"] = args.reason
+    else:
+        body = {"seconds": args.seconds}
+    answer = control(args.endpoint, args.action, body)
+    if "error" in answer:
+        print(f"error: {answer['error']}", file=sys.stderr)
+        return 2
+    for delivered in answer.get("deliveries") or [_undelivered(event) for event in answer.get("events", [])]:
+        print(
+            f"{delivered['time']}  {delivered['detailType']}: {delivered['event']} "
+            f"{delivered.get('deploymentId') or ''} {delivered.get('reason') or ''}".rstrip()
+        )
+        for invocation in delivered["invocations"]:
+            outcome = invocation["error"] or json.dumps(invocation["result"])
+            print(f"    -> {invocation['function']}: {outcome[:500]}")
+    print(f"local ECS clock now {answer.get('time')}")
+    return 0
+
+
+def _undelivered(event: dict[str, Any]) -> dict[str, Any]:
+    """An event no stack received, in the form of delivery_summary."""
+    return delivery_summary(Delivery(event))
+
+
+def control(endpoint: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST a control request (settle, stop-task, advance) to the local ECS at ``endpoint``; its JSON answer."""
+    if not endpoint.startswith("http://127.0.0.1:") and not endpoint.startswith("http://localhost:"):
+        raise SystemExit(f"--endpoint must be a loopback http:// URL of a local AWS, got {endpoint[:100]!r}")
+    request = urllib.request.Request(  # noqa: S310 - loopback only, checked above
+        f"{endpoint.rstrip('/')}/_localecs/{action}",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:  # noqa: S310
+            answer: dict[str, Any] = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        answer = json.loads(exc.read() or b"{}")
+    return answer
 
 
 if __name__ == "__main__":
