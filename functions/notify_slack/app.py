@@ -1,4 +1,5 @@
-"""Slack notifier function: each notification the topic delivers is posted to its team's Slack channel."""
+"""Slack notifier function: each notification the topic delivers is posted to its team's Slack channel
+(the generic webhook notifier, wired with the Slack renderer)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pushdeploy import wiring
-from pushdeploy.usecases.notify_slack import SlackNotifyError
+from pushdeploy.usecases.notify import NotifyError
 
 logger = Logger()
 # botocore only: X-Ray's http.client patch would record each request's URL, and a webhook's URL is a secret.
@@ -27,7 +28,7 @@ def handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
     failure queue keeps it."""
     try:
         result = wiring.slack_notifier().notify(event, remaining_ms=context.get_remaining_time_in_millis())
-    except SlackNotifyError as exc:
+    except NotifyError as exc:
         metrics.add_metric(name="SlackFailed", unit=MetricUnit.Count, value=len(exc.failures))
         raise
     metrics.add_metric(name="SlackPosted", unit=MetricUnit.Count, value=len(result.get("posted", [])))

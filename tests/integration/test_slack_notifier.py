@@ -19,15 +19,16 @@ import boto3
 import pytest
 
 from pushdeploy import wiring
-from pushdeploy.adapters.slack import RetryPolicy, SlackWebhookClient
 from pushdeploy.adapters.sns import SnsPublisher
+from pushdeploy.adapters.webhook import RetryPolicy, WebhookClient
 from pushdeploy.domain.channels import STATUS_MARKERS
 from pushdeploy.domain.messages import Notification, attributes_for, subject_for
-from pushdeploy.domain.slack import render_slack
+from pushdeploy.domain.slack import SLACK, render_slack
 from pushdeploy.settings import SlackSettings
-from pushdeploy.usecases.notify_slack import SlackNotifyError
+from pushdeploy.usecases.notify import NotifyError
 from tests.helpers import LambdaContext, load_event, load_function, notification_schema
-from tests.unit.test_slack import records
+from tests.unit.builders import REGION
+from tests.unit.notification_records import records
 from tools.sample_world import SECRET_VALUE, STAGING_CONFIG, World, put_target_config
 
 WEBHOOK_PATH = "/pushdeploy-slack"
@@ -173,7 +174,7 @@ def app(webhooks: dict[str, str]) -> ModuleType:
 def fast_retries(session: boto3.Session, webhooks: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The function wired as in production, but with the webhook client's delays made small."""
     notifier = wiring.build_slack_notifier(
-        SlackSettings.from_environment(), session, webhook_client=SlackWebhookClient(FAST)
+        SlackSettings.from_environment(), session, webhook_client=WebhookClient(SLACK, FAST)
     )
     monkeypatch.setattr(wiring, "slack_notifier", lambda: notifier)
 
@@ -317,7 +318,7 @@ def test_posts_every_status_to_the_default_channel(
     assert [post["status"] for post in result["posted"]] == list(records())
     assert [item.path for item in default_channel.received] == ["/services/T0PUSHDPL/B0WEBHOOK/" + DEFAULT_TOKEN] * 5
     assert {item.content_type for item in default_channel.received} == {"application/json; charset=utf-8"}
-    assert default_channel.payloads == [render_slack(record) for record in records().values()]
+    assert default_channel.payloads == [render_slack(record, region=REGION) for record in records().values()]
     assert team_a_channel.received == []
     # And each payload leads with its status's marker and names the image and the target
     for payload, status in zip(default_channel.payloads, records(), strict=True):
@@ -339,8 +340,8 @@ def test_a_target_with_its_own_webhook_goes_to_its_channel(
     result = app.handler(event, Context())
 
     # Then team-a's went to team-a's server, the other to the default one
-    assert team_a_channel.payloads == [render_slack(team_a)]
-    assert default_channel.payloads == [render_slack(records()["FAILED"])]
+    assert team_a_channel.payloads == [render_slack(team_a, region=REGION)]
+    assert default_channel.payloads == [render_slack(records()["FAILED"], region=REGION)]
     assert [post["webhook"] for post in result["posted"]] == [f"{WEBHOOK_PATH}/default", f"{WEBHOOK_PATH}/team-a"]
 
 
@@ -381,7 +382,7 @@ def test_429_waits_for_retry_after_then_delivers(
     first, second = default_channel.received
     assert 1.0 <= second.at - first.at < 1.6
     assert time.monotonic() - started < 2.5
-    assert default_channel.payloads == [render_slack(records()["DEPLOYING"])]
+    assert default_channel.payloads == [render_slack(records()["DEPLOYING"], region=REGION)]
     assert result["posted"][0]["attempts"] == 2
 
 
@@ -397,7 +398,7 @@ def test_5xx_twice_then_delivered(
 
     # Then the third attempt delivered it
     assert [item.status for item in default_channel.received] == [500, 503, 200]
-    assert default_channel.payloads == [render_slack(records()["FAILED"])]
+    assert default_channel.payloads == [render_slack(records()["FAILED"], region=REGION)]
     assert result["posted"][0]["attempts"] == 3
 
 
@@ -411,7 +412,7 @@ def test_always_5xx_fails_the_invocation_retryably_within_the_deadline(
 
     # When the function runs
     started = time.monotonic()
-    with pytest.raises(SlackNotifyError) as raised:
+    with pytest.raises(NotifyError) as raised:
         app.handler(event, Context(remaining_ms=4_000))
     elapsed = time.monotonic() - started
 
@@ -434,7 +435,7 @@ def test_404_is_a_permanent_error_that_names_status_and_body(
     event = topic.publish(records()["ROLLED_BACK"])
 
     # When the function runs
-    with pytest.raises(SlackNotifyError) as raised:
+    with pytest.raises(NotifyError) as raised:
         app.handler(event, Context())
 
     # Then it was tried once (the parameter, read again, still holds the same URL), and the error is permanent
@@ -459,7 +460,7 @@ def test_a_redirect_is_not_followed(
     event = topic.publish(records()["DEPLOYING"])
 
     # When the function runs
-    with pytest.raises(SlackNotifyError) as raised:
+    with pytest.raises(NotifyError) as raised:
         app.handler(event, Context())
 
     # Then the message went nowhere else, and the error is permanent
@@ -494,7 +495,7 @@ def test_an_unreachable_webhook_fails_retryably(
     event = topic.publish(records()["DEPLOYING"])
 
     # When the function runs, with 2 s left
-    with pytest.raises(SlackNotifyError) as raised:
+    with pytest.raises(NotifyError) as raised:
         app.handler(event, Context(remaining_ms=2_000))
 
     # Then the error is retryable, says the connection was refused, and quotes no URL
@@ -514,11 +515,11 @@ def test_a_missing_webhook_parameter_is_named_and_the_others_still_post(
     event = topic.publish(lost, records()["COMPLETED"])
 
     # When the function runs
-    with pytest.raises(SlackNotifyError) as raised:
+    with pytest.raises(NotifyError) as raised:
         app.handler(event, Context())
 
     # Then the default one was posted, and the error names the missing parameter
-    assert default_channel.payloads == [render_slack(records()["COMPLETED"])]
+    assert default_channel.payloads == [render_slack(records()["COMPLETED"], region=REGION)]
     assert f"Slack webhook parameter {WEBHOOK_PATH}/team-z not found in Parameter Store" in str(raised.value)
     assert not raised.value.retryable
     assert_url_free(raised.value)
@@ -532,7 +533,7 @@ def test_a_message_that_is_not_a_notification_is_refused(
     event = topic.event()
 
     # When the function runs
-    with pytest.raises(SlackNotifyError) as raised:
+    with pytest.raises(NotifyError) as raised:
         app.handler(event, Context())
 
     # Then nothing was posted, and the error says what is missing
@@ -552,7 +553,7 @@ def test_a_loopback_webhook_is_refused_in_production(
     event = topic.publish(records()["DEPLOYING"])
 
     # When the function runs
-    with pytest.raises(SlackNotifyError) as raised:
+    with pytest.raises(NotifyError) as raised:
         app.handler(event, Context())
 
     # Then nothing was posted, and the error names the parameter but not the URL

@@ -12,9 +12,9 @@ from pushdeploy.domain.channels import console_links, protocol_bodies, render_ch
 from pushdeploy.domain.messages import Notification, render_notification
 from pushdeploy.domain.outcome import Outcome, render_outcome
 from pushdeploy.domain.push import Trigger
-from pushdeploy.domain.report import DeployStatus
+from pushdeploy.domain.report import DeployStatus, TargetReport
 from tests.helpers import notification_schema, schema_validator
-from tests.unit.builders import deploying_report, failed_report, image_push
+from tests.unit.builders import ACCOUNT, REGION, deploying_report, failed_report, image_push
 
 SECRET_ARN_FRAGMENT = ":parameter/"
 
@@ -140,3 +140,74 @@ def test_a_manual_deploy_names_who_asked_for_it() -> None:
     assert message["requestedBy"] == "alice@example.com"
     assert "by alice@example.com" in render_email(message)
     assert "by alice@example.com" in render_chatbot(message)["content"]["description"]
+
+
+def _failed_before_a_task_definition_was_read(region: str | None) -> dict[str, Any]:
+    """A FAILED record for an existing service whose secret was missing: no task-definition ARN known."""
+    report = TargetReport(
+        push=image_push(),
+        target="staging",
+        status=DeployStatus.FAILED,
+        cluster="main",
+        service="api",
+        reason="secret parameter(s) not found in Parameter Store: /api/NOPE",
+    )
+    message = render_notification(report, time="2026-11-20T10:15:31Z", region=region).message
+    notification_schema().validate(message)
+    return message
+
+
+SERVICE_LINK = f"https://{REGION}.console.aws.amazon.com/ecs/v2/clusters/main/services/api/health?region={REGION}"
+
+
+def test_a_failure_before_a_task_definition_was_read_links_to_the_service_in_every_form() -> None:
+    # Given a FAILED record for an existing service, carrying the Region of its cluster, and no revision
+    message = _failed_before_a_task_definition_was_read(REGION)
+    assert message["region"] == REGION
+
+    # When its forms are rendered
+    links = console_links(message)
+    email = render_email(message)
+    chat = render_chatbot(message)
+
+    # Then each links to the service in the console of that Region (and to no task definition)
+    assert links == {"service": SERVICE_LINK}
+    assert f"service: {SERVICE_LINK}" in email
+    assert chat["content"]["nextSteps"] == [f"<{SERVICE_LINK}|Open the service>"]
+    schema_validator("chatbot-custom-notification.schema.json").validate(chat)
+
+
+def test_a_record_without_a_region_links_to_the_service_in_the_publishers_region() -> None:
+    # Given a FAILED record from a publisher that did not say the Region
+    notification = Notification("pushdeploy FAILED", _failed_before_a_task_definition_was_read(None), {})
+
+    # When its bodies are made by a publisher that knows its Region (the topic's)
+    bodies = protocol_bodies(notification, region=REGION)
+
+    # Then the e-mail and the chat message link to the service there; the JSON record stays as published
+    assert SERVICE_LINK in bodies["email"]
+    assert SERVICE_LINK in json.loads(bodies["https"])["content"]["nextSteps"][0]
+    assert "region" not in json.loads(bodies["sqs"])
+
+
+@pytest.mark.parametrize("status", [Outcome.COMPLETED, Outcome.FAILED, Outcome.ROLLED_BACK])
+def test_every_status_links_to_the_service(status: Outcome) -> None:
+    # Given a deploy whose record carries the Region, and each outcome that follows it
+    started = render_notification(deploying_report(), time="2026-11-20T10:15:31Z", region=REGION).message
+    outcome = render_outcome(started, status, reason="r", duration_seconds=1.0, time="2026-11-20T10:19:00Z").message
+
+    # Then every one of them links to the service
+    for message in (started, outcome):
+        assert console_links(message)["service"] == SERVICE_LINK
+
+
+def test_a_service_named_by_arn_links_by_its_name_and_region() -> None:
+    # Given a failure whose target names its cluster and service by ARN (the config allows names or ARNs)
+    message = _failed_before_a_task_definition_was_read(None)
+    message["cluster"] = f"arn:aws:ecs:eu-west-1:{ACCOUNT}:cluster/main"
+    message["service"] = f"arn:aws:ecs:eu-west-1:{ACCOUNT}:service/main/api"
+
+    # Then the link uses the names, in the Region the ARNs name
+    assert console_links(message, region=REGION) == {
+        "service": "https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/main/services/api/health?region=eu-west-1"
+    }

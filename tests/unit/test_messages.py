@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pushdeploy.domain.messages import MAX_SUBJECT, SCHEMA_VERSION, render_notification, render_subject
+from pushdeploy.domain.messages import MAX_SUBJECT, SCHEMA_VERSION, render_notification
 from pushdeploy.domain.push import Trigger
 from pushdeploy.domain.report import DeployStatus, TargetReport
 from tests.unit.builders import (
@@ -18,7 +18,6 @@ from tests.unit.builders import (
     deploying_report,
     failed_report,
     image_push,
-    skipped_report,
 )
 
 TIME = "2026-11-20T10:15:31+00:00"
@@ -152,7 +151,7 @@ def test_subject_says_what_went_where() -> None:
 def test_subject_without_a_service_leaves_out_the_parenthesis() -> None:
     # Given a failed report with no service known
     # When its subject is rendered
-    subject = render_subject(failed_report(cluster=None, service=None))
+    subject = render_notification(failed_report(cluster=None, service=None), time=TIME).subject
 
     # Then it stops after the target
     assert subject == "pushdeploy FAILED: api:staging-42 to staging"
@@ -163,7 +162,7 @@ def test_long_subject_is_cut_to_sns_limits() -> None:
     push = image_push(repository="team/" + "a" * 251, tag="t" * 128)
 
     # When the subject is rendered
-    subject = render_subject(deploying_report(push))
+    subject = render_notification(deploying_report(push), time=TIME).subject
 
     # Then it fits SNS and shows it was cut
     assert_subject_is_valid_for_sns(subject)
@@ -184,7 +183,7 @@ def test_non_ascii_and_line_breaks_are_replaced_in_the_subject() -> None:
     )
 
     # When the subject is rendered
-    subject = render_subject(report)
+    subject = render_notification(report, time=TIME).subject
 
     # Then each such character becomes "?"
     assert_subject_is_valid_for_sns(subject)
@@ -213,15 +212,6 @@ def test_subject_is_always_valid_for_sns(status: DeployStatus, repository: str, 
 
 
 # --- the report ----------------------------------------------------------------------------------------
-
-
-def test_skipped_targets_do_not_notify() -> None:
-    # Given a report of each status
-    # When asked whether they notify
-    # Then only deploys and failures do
-    assert deploying_report().notifies
-    assert failed_report().notifies
-    assert not skipped_report().notifies
 
 
 def test_report_result_leaves_out_unknown_fields() -> None:

@@ -11,13 +11,14 @@ from botocore.config import Config
 from pushdeploy.adapters.ecr import EcrImages
 from pushdeploy.adapters.ecs import EcsServices
 from pushdeploy.adapters.ledger import DynamoDbLedger
-from pushdeploy.adapters.slack import SlackWebhookClient, SlackWebhookParameters
 from pushdeploy.adapters.sns import SnsPublisher
 from pushdeploy.adapters.ssm import SecretParameterCatalog, TargetConfigStore
+from pushdeploy.adapters.webhook import WebhookClient, WebhookParameters
+from pushdeploy.domain.slack import SLACK
 from pushdeploy.entrypoint import DeployEntryPoint
 from pushdeploy.settings import Settings, SlackSettings, TrackerSettings
 from pushdeploy.usecases.deploy import Deployer
-from pushdeploy.usecases.notify_slack import SlackNotifier
+from pushdeploy.usecases.notify import WebhookNotifier
 from pushdeploy.usecases.rollback import TargetOperations
 from pushdeploy.usecases.track import Tracker
 
@@ -96,19 +97,24 @@ def entry_point() -> DeployEntryPoint:
 def build_slack_notifier(
     settings: SlackSettings,
     session: boto3.Session | None = None,
-    webhook_client: SlackWebhookClient | None = None,
-) -> SlackNotifier:
-    """Wire the Slack notifier: webhook URLs from Parameter Store, posted with the stdlib webhook client."""
+    webhook_client: WebhookClient | None = None,
+) -> WebhookNotifier:
+    """Wire the Slack notifier: the webhook notifier with Slack's renderer, webhook URLs from Parameter Store,
+    posted with the stdlib webhook client."""
     session = session or boto3.Session(region_name=settings.region)
-    webhooks = SlackWebhookParameters(
-        session.client("ssm", config=CLIENT_CONFIG), settings.webhook_path, settings.webhook_cache_seconds
+    webhooks = WebhookParameters(
+        session.client("ssm", config=CLIENT_CONFIG), settings.webhook_path, settings.webhook_cache_seconds, SLACK
     )
-    return SlackNotifier(
-        webhooks=webhooks, poster=webhook_client or SlackWebhookClient(), allow_loopback=settings.allow_loopback
+    return WebhookNotifier(
+        channel=SLACK,
+        webhooks=webhooks,
+        poster=webhook_client or WebhookClient(SLACK),
+        region=settings.region,
+        allow_loopback=settings.allow_loopback,
     )
 
 
 @cache
-def slack_notifier() -> SlackNotifier:
+def slack_notifier() -> WebhookNotifier:
     """The Slack notifier function's use case, built once per execution environment."""
     return build_slack_notifier(SlackSettings.from_environment())

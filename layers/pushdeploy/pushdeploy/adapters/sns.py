@@ -19,6 +19,10 @@ class SnsPublisher:
     def __init__(self, client: SNSClient, topic_arn: str) -> None:
         self._client = client
         self._topic_arn = topic_arn
+        # The topic's Region (arn:aws:sns:<region>:...) is the stack's, so the deployed services' too: the
+        # console links of a record that names no Region point there.
+        parts = topic_arn.split(":")
+        self._region = parts[3] if len(parts) >= 6 and parts[3] else None
 
     def publish(self, notification: Notification) -> str:
         """Publish ``notification``; returns the SNS message id."""
@@ -29,7 +33,7 @@ class SnsPublisher:
                 # One publish, each subscriber its own form: JSON for SQS/Lambda, text for e-mail, the chat
                 # service's custom format for HTTPS.
                 MessageStructure="json",
-                Message=json.dumps(protocol_bodies(notification)),
+                Message=json.dumps(protocol_bodies(notification, region=self._region)),
                 MessageAttributes={
                     key: {"DataType": "String", "StringValue": value} for key, value in notification.attributes.items()
                 },

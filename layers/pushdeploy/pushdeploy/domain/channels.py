@@ -1,5 +1,6 @@
 """One notification, each subscriber its own form: JSON for programs, text for e-mail, the chat format for
-Amazon Q Developer in chat applications (AWS Chatbot, over HTTPS), Block Kit for Slack."""
+Amazon Q Developer in chat applications (AWS Chatbot, over HTTPS); and what every form shares (the headline,
+the changes in words, the console links). A webhook channel's form is its own renderer (``domain.slack``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pushdeploy.domain.ledger import short_digest
-from pushdeploy.domain.messages import Notification
+from pushdeploy.domain.notification import REGION, Notification
 
 STATUS_MARKERS = {
     "DEPLOYING": ":rocket:",
@@ -27,10 +28,13 @@ STATUS_WORDS = {
 }
 
 
-def protocol_bodies(notification: Notification) -> dict[str, str]:
-    """The SNS ``MessageStructure="json"`` message: a body per subscriber protocol."""
+def protocol_bodies(notification: Notification, *, region: str | None = None) -> dict[str, str]:
+    """The SNS ``MessageStructure="json"`` message: a body per subscriber protocol.
+
+    ``region`` is the Region the console links fall back to when the record names none (the topic's).
+    """
     record = json.dumps(notification.message, separators=(",", ":"))
-    chat = json.dumps(render_chatbot(notification.message), separators=(",", ":"))
+    chat = json.dumps(render_chatbot(notification.message, region=region), separators=(",", ":"))
     return {
         "default": record,
         "sqs": record,
@@ -38,7 +42,7 @@ def protocol_bodies(notification: Notification) -> dict[str, str]:
         "email-json": record,
         "application": record,
         "firehose": record,
-        "email": render_email(notification.message),
+        "email": render_email(notification.message, region=region),
         "https": chat,
         "http": chat,
     }
@@ -60,22 +64,46 @@ def headline(message: Mapping[str, Any]) -> str:
     )
 
 
-def console_links(message: Mapping[str, Any]) -> dict[str, str]:
-    """Links to the service and the task definition in the AWS console, when the message names them."""
+def region_of(message: Mapping[str, Any], default: str | None = None) -> str | None:
+    """The Region of the message's service: the record's ``region``, else the one an ARN in it names, else
+    ``default``."""
+    region = message.get("region")
+    if isinstance(region, str) and REGION.fullmatch(region):
+        return region
+    for key in ("taskDefinitionArn", "previousTaskDefinitionArn", "cluster", "service"):
+        parts = str(message.get(key) or "").split(":")
+        if len(parts) >= 6 and parts[0] == "arn" and REGION.fullmatch(parts[3]):
+            return parts[3]
+    return default
+
+
+def console_links(message: Mapping[str, Any], *, region: str | None = None) -> dict[str, str]:
+    """Links to the service and the task definition in the AWS console, for what the message names.
+
+    The service link needs a cluster, a service and a Region (``region_of``; ``region`` is the fallback), so
+    a failure before any task definition was read still links to the service.
+    """
+    links: dict[str, str] = {}
+    cluster, service = message.get("cluster"), message.get("service")
+    service_region = region_of(message, region)
+    if cluster and service and service_region:
+        cluster_name, service_name = (str(name).rsplit("/", 1)[-1] for name in (cluster, service))
+        links["service"] = (
+            f"{_console(service_region)}/clusters/{quote(cluster_name)}/services/{quote(service_name)}"
+            f"/health?region={service_region}"
+        )
     arn = str(message.get("taskDefinitionArn") or message.get("previousTaskDefinitionArn") or "")
     parts = arn.split(":")
-    if len(parts) < 7 or not arn.startswith("arn:"):
-        return {}
-    region, family, number = parts[3], parts[5].rsplit("/", 1)[-1], parts[6]
-    base = f"https://{region}.console.aws.amazon.com/ecs/v2"
-    links = {"taskDefinition": f"{base}/task-definitions/{quote(family)}/{number}/containers?region={region}"}
-    cluster, service = message.get("cluster"), message.get("service")
-    if cluster and service:
-        cluster_name = str(cluster).rsplit("/", 1)[-1]
-        links["service"] = (
-            f"{base}/clusters/{quote(cluster_name)}/services/{quote(str(service))}/health?region={region}"
+    if len(parts) >= 7 and arn.startswith("arn:"):
+        arn_region, family, number = parts[3], parts[5].rsplit("/", 1)[-1], parts[6]
+        links["taskDefinition"] = (
+            f"{_console(arn_region)}/task-definitions/{quote(family)}/{number}/containers?region={arn_region}"
         )
     return links
+
+
+def _console(region: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/ecs/v2"
 
 
 def describe_changes(message: Mapping[str, Any]) -> list[str]:
@@ -95,8 +123,8 @@ def describe_changes(message: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def render_email(message: Mapping[str, Any]) -> str:
-    """Plain text for e-mail subscribers."""
+def render_email(message: Mapping[str, Any], *, region: str | None = None) -> str:
+    """Plain text for e-mail subscribers (``region``: where console links point when the record says not)."""
     lines = [headline(message) + ".", ""]
     rows = [
         ("Status", message.get("status")),
@@ -117,7 +145,7 @@ def render_email(message: Mapping[str, Any]) -> str:
         lines += ["", "Changes:", *(f"  - {line}" for line in changes)]
     if message.get("warnings"):
         lines += ["", "Warnings:", *(f"  - {warning}" for warning in message["warnings"])]
-    links = console_links(message)
+    links = console_links(message, region=region)
     if links:
         lines += ["", *(f"{name}: {url}" for name, url in sorted(links.items()))]
     lines += [
@@ -127,10 +155,11 @@ def render_email(message: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_chatbot(message: Mapping[str, Any]) -> dict[str, Any]:
+def render_chatbot(message: Mapping[str, Any], *, region: str | None = None) -> dict[str, Any]:
     """The custom-notification format of Amazon Q Developer in chat applications (formerly AWS Chatbot).
 
     Every update of one deploy shares a ``threadId``, so DEPLOYING and its outcome land in one thread.
+    ``region``: where console links point when the record says not.
     """
     status = str(message.get("status"))
     description = [
@@ -144,7 +173,7 @@ def render_chatbot(message: Mapping[str, Any]) -> dict[str, Any]:
     description += [f"• {line}" for line in describe_changes(message)[:10]]
     next_steps = [
         f"<{url}|Open the {name.replace('taskDefinition', 'task definition')}>"
-        for name, url in sorted(console_links(message).items())
+        for name, url in sorted(console_links(message, region=region).items())
     ]
     if message.get("warnings"):
         next_steps += [str(warning) for warning in message["warnings"]]

@@ -1,16 +1,14 @@
-"""Slack: the Block Kit message of a notification, the record and webhook checks, the notifier's errors.
+"""Slack, one webhook channel: the Block Kit message of a notification, and what Slack's refusals mean.
 
-Pure: no network and no AWS library. The HTTP call is ``pushdeploy.adapters.slack``.
+Pure: no network and no AWS library. The record it renders is ``pushdeploy.domain.notification``; the
+webhook URL check and the errors are ``pushdeploy.domain.webhook``; the HTTP call is
+``pushdeploy.adapters.webhook``.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from pushdeploy.domain.channels import (
     STATUS_MARKERS,
@@ -20,9 +18,8 @@ from pushdeploy.domain.channels import (
     headline,
     revision,
 )
-from pushdeploy.domain.errors import DeployError, InvalidEventError
 from pushdeploy.domain.ledger import short_digest
-from pushdeploy.domain.messages import SCHEMA_VERSION
+from pushdeploy.domain.webhook import WebhookChannel
 
 # Slack's limits (Block Kit reference): blocks per message, characters per section text, per section field,
 # fields per section, characters of a header, of a button's text and of its URL.
@@ -38,267 +35,31 @@ MAX_FALLBACK_TEXT = 3000
 MAX_LISTED = 20  # changes or warnings; beyond this a channel message stops being readable: "… and N more"
 MAX_LINE = 500
 
-DEFAULT_WEBHOOK = "default"
-WEBHOOK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")  # the rule config.py applies to a target's slackWebhook
 SLACK_WEBHOOK_HOST = "hooks.slack.com"
-LOOPBACK_HOST = "127.0.0.1"
 ELLIPSIS = "…"
-
-
-# --- Errors ------------------------------------------------------------------------------------------------
-
-
-class InvalidNotificationError(InvalidEventError):
-    """An SNS message that is not a pushdeploy notification record (schema version 1)."""
-
-
-class WebhookNotFoundError(DeployError):
-    """The webhook parameter a notification routes to does not exist."""
-
-    def __init__(self, parameter: str) -> None:
-        super().__init__(
-            f"Slack webhook parameter {parameter} not found in Parameter Store: create it as a SecureString "
-            "holding the incoming-webhook URL, or correct the target's slackWebhook"
-        )
-        self.parameter = parameter
-
-
-class WebhookUrlError(DeployError):
-    """The webhook parameter holds something that is not a usable Slack webhook URL (never quoted: a secret)."""
-
-    def __init__(self, problem: str, parameter: str | None = None) -> None:
-        where = f"Slack webhook parameter {parameter}" if parameter else "the Slack webhook URL"
-        super().__init__(f"{where} is not usable: {problem}")
-        self.parameter = parameter
-        self.problem = problem
-
-
-class SlackRejectedError(DeployError):
-    """Slack refused the message for good (a 4xx other than 429): retrying the same request cannot help."""
-
-    HINTS: Mapping[str, str] = {
-        "no_service": "the webhook was removed or its URL is wrong; store the current URL in the parameter",
-        "invalid_token": "the webhook's token was revoked; store a new webhook URL in the parameter",
-        "no_team": "the Slack workspace is gone or the URL is wrong",
-        "channel_not_found": "the webhook's channel was deleted",
-        "channel_is_archived": "the webhook's channel is archived",
-        "action_prohibited": "a workspace admin restricted posting to the channel",
-        "invalid_payload": "Slack could not read the message pushdeploy built (a pushdeploy bug: please report it)",
-    }
-
-    def __init__(self, status: int, body: str) -> None:
-        hint = self.HINTS.get(body.strip())
-        super().__init__(f"Slack refused the message: HTTP {status} {body!r}" + (f" ({hint})" if hint else ""))
-        self.status = status
-        self.body = body
-
-
-class SlackUnavailableError(DeployError):
-    """Slack did not take the message before the deadline (429, 5xx, timeouts): a later attempt may."""
-
-    retryable = True
-
-    def __init__(self, attempts: int, seconds: float, last: str) -> None:
-        super().__init__(
-            f"Slack did not take the message after {attempts} attempt(s) in {seconds:.1f} s (last: {last}); "
-            "failing the invocation so that Lambda retries it and its failure queue keeps it"
-        )
-        self.attempts = attempts
-        self.seconds = seconds
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """A message Slack took: after how many attempts and how long."""
-
-    attempts: int
-    seconds: float
-
-
-# --- The notification record --------------------------------------------------------------------------------
-
-_REQUIRED = ("schemaVersion", "status", "repository", "tag", "digest", "image", "target", "trigger", "eventId", "time")
-_STRINGS = ("tag", "image", "eventId", "time")
-_NON_EMPTY_STRINGS = ("repository", "target")
-_OPTIONAL_STRINGS = ("requestedBy", "code", "configParameter", "stopped")
-_NULLABLE_STRINGS = ("cluster", "service", "taskDefinitionArn", "previousTaskDefinitionArn", "deploymentId")
-_TRIGGERS = ("push", "manual", "rollback")
-_CHANGE_FIELDS = ("image", "environment", "secret")
-_DIGEST = re.compile(r"(sha256:[0-9a-f]{64})?")
-_DEPLOYMENT_ID = re.compile(r"ecs-svc/[0-9]+")
-_NEEDS_REASON = frozenset({"FAILED", "ROLLED_BACK", "SKIPPED"})
-_NEEDS_SERVICE = frozenset({"DEPLOYING", "COMPLETED"})
-
-
-def parse_notification(body: str | None) -> dict[str, Any]:
-    """The notification record in an SNS message, checked against schema version 1.
-
-    Keys the schema does not know are kept, not refused: an additive change of the schema keeps its version,
-    and the notifier must not stop posting when the publisher gains a field. Raises
-    InvalidNotificationError naming every problem.
-    """
-    if not isinstance(body, str):
-        raise InvalidNotificationError(f"the SNS message must be a JSON string, got {type(body).__name__}")
-    try:
-        record = json.loads(body)
-    except ValueError as exc:
-        raise InvalidNotificationError(f"the SNS message is not JSON ({exc}): {_quote(body)}") from None
-    if not isinstance(record, dict):
-        raise InvalidNotificationError(f"the SNS message must be a JSON object, got {type(record).__name__}")
-    problems = _record_problems(record)
-    if problems:
-        raise InvalidNotificationError(
-            f"the SNS message is not a pushdeploy notification (schema version {SCHEMA_VERSION}): "
-            + "; ".join(problems)
-        )
-    return record
-
-
-def _record_problems(record: Mapping[str, Any]) -> list[str]:
-    problems: list[str] = []
-    missing = [key for key in _REQUIRED if key not in record]
-    status = record.get("status")
-    if status in _NEEDS_REASON and "reason" not in record:
-        missing.append("reason")
-    if status in _NEEDS_SERVICE:
-        missing += [key for key in ("cluster", "service", "taskDefinitionArn") if key not in record]
-    if missing:
-        problems.append(f"missing key(s) {', '.join(missing)}")
-    version = record.get("schemaVersion", SCHEMA_VERSION)
-    if version != SCHEMA_VERSION or isinstance(version, bool):
-        problems.append(f"schemaVersion is {_quote(version)}; this notifier reads version {SCHEMA_VERSION}")
-    if "status" in record and status not in STATUS_MARKERS:
-        problems.append(f"status must be one of {', '.join(STATUS_MARKERS)}, got {_quote(status)}")
-    if "trigger" in record and record["trigger"] not in _TRIGGERS:
-        problems.append(f"trigger must be one of {', '.join(_TRIGGERS)}, got {_quote(record['trigger'])}")
-    problems += [f"{key} must be a string" for key in _STRINGS if key in record and not isinstance(record[key], str)]
-    problems += [
-        f"{key} must be a non-empty string"
-        for key in _NON_EMPTY_STRINGS
-        if key in record and not (isinstance(record[key], str) and record[key])
-    ]
-    problems += [
-        f"{key} must be a string" for key in _OPTIONAL_STRINGS if key in record and not isinstance(record[key], str)
-    ]
-    problems += [
-        f"{key} must be a string or null"
-        for key in _NULLABLE_STRINGS
-        if record.get(key) is not None and not isinstance(record[key], str)
-    ]
-    digest = record.get("digest")
-    if isinstance(digest, str) and not _DIGEST.fullmatch(digest):
-        problems.append(f"digest must be sha256:<64 hex> or empty, got {_quote(digest)}")
-    deployment_id = record.get("deploymentId")
-    if isinstance(deployment_id, str) and not _DEPLOYMENT_ID.fullmatch(deployment_id):
-        problems.append(f"deploymentId must look like ecs-svc/<number>, got {_quote(deployment_id)}")
-    if "reason" in record and not (isinstance(record["reason"], str) and record["reason"]):
-        problems.append("reason must be a non-empty string")
-    problems += _change_problems(record.get("changes"))
-    warnings = record.get("warnings")
-    if warnings is not None and not (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)):
-        problems.append("warnings must be a list of strings")
-    duration = record.get("durationSeconds")
-    if "durationSeconds" in record and (
-        isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0
-    ):
-        problems.append(f"durationSeconds must be a number of seconds >= 0, got {_quote(duration)}")
-    webhook = record.get("slackWebhook")
-    if "slackWebhook" in record and not (isinstance(webhook, str) and WEBHOOK_NAME.fullmatch(webhook)):
-        problems.append(f"slackWebhook must be a parameter name (letters, digits, . _ -), got {_quote(webhook)}")
-    return problems
-
-
-def _change_problems(changes: Any) -> list[str]:
-    if changes is None:
-        return []
-    if not isinstance(changes, list):
-        return ["changes must be a list"]
-    problems: list[str] = []
-    for index, change in enumerate(changes):
-        if not isinstance(change, dict):
-            problems.append(f"changes[{index}] must be an object")
-            continue
-        missing = [key for key in ("container", "field", "before", "after") if key not in change]
-        if missing:
-            problems.append(f"changes[{index}] lacks {', '.join(missing)}")
-        if change.get("field", "image") not in _CHANGE_FIELDS:
-            problems.append(f"changes[{index}].field must be one of {', '.join(_CHANGE_FIELDS)}")
-        strings = [key for key in ("container", "name") if key in change and not isinstance(change[key], str)]
-        strings += [
-            key for key in ("before", "after") if change.get(key) is not None and not isinstance(change[key], str)
-        ]
-        problems += [f"changes[{index}].{key} must be a string" for key in strings]
-    return problems
-
-
-def _quote(value: Any) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 80 else text[:79] + ELLIPSIS
-
-
-# --- The webhook URL ----------------------------------------------------------------------------------------
-
-
-def check_webhook_url(url: str, *, parameter: str | None = None, allow_loopback: bool = False) -> str:
-    """``url`` if it is a Slack incoming-webhook URL (``https://hooks.slack.com/...``).
-
-    With ``allow_loopback`` (tests only), ``http://127.0.0.1:<port>/...`` passes too. Raises WebhookUrlError
-    naming the parameter and the problem; the URL itself is a secret and is never quoted.
-    """
-    expected = f"https://{SLACK_WEBHOOK_HOST}/..." + (
-        f" or http://{LOOPBACK_HOST}:<port>/..." if allow_loopback else ""
-    )
-    if not url:
-        raise WebhookUrlError("it is empty", parameter)
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        raise WebhookUrlError("it contains whitespace or control characters", parameter)
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise WebhookUrlError(f"it is not a URL; expected {expected}", parameter) from None
-    if parts.username is not None or parts.password is not None:
-        raise WebhookUrlError("it carries a user name or password", parameter)
-    if len(parts.path) <= 1 or parts.fragment:
-        raise WebhookUrlError(f"it has no webhook path; expected {expected}", parameter)
-    host = parts.hostname
-    if parts.scheme == "https" and host == SLACK_WEBHOOK_HOST and port in (None, 443):
-        return url
-    if allow_loopback and parts.scheme == "http" and host == LOOPBACK_HOST:
-        return url
-    # Scheme and host are not the secret part of a webhook (its path is): name them to help whoever fixes it.
-    raise WebhookUrlError(
-        f"expected {expected}, got scheme {_quote(parts.scheme)} and host {_quote(host)}"
-        + (f" port {port}" if port is not None else ""),
-        parameter,
-    )
-
-
-def redact(text: str, url: str) -> str:
-    """``text`` without ``url``, its path or any of its path segments (the webhook's token is one of them)."""
-    if not url:
-        return text
-    try:
-        path = urlsplit(url).path
-    except ValueError:
-        path = ""
-    secrets = {url, url.rstrip("/"), repr(url)[1:-1], path}
-    secrets |= {segment for segment in path.split("/") if len(segment) >= 6}
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "<redacted>")
-    return text
+# Slack's answers to a webhook POST it will never take, and what the team can do about each.
+REJECTION_HINTS: Mapping[str, str] = {
+    "no_service": "the webhook was removed or its URL is wrong; store the current URL in the parameter",
+    "invalid_token": "the webhook's token was revoked; store a new webhook URL in the parameter",
+    "no_team": "the Slack workspace is gone or the URL is wrong",
+    "channel_not_found": "the webhook's channel was deleted",
+    "channel_is_archived": "the webhook's channel is archived",
+    "action_prohibited": "a workspace admin restricted posting to the channel",
+    "invalid_payload": "Slack could not read the message pushdeploy built (a pushdeploy bug: please report it)",
+}
 
 
 # --- The Block Kit message ----------------------------------------------------------------------------------
 
 
-def render_slack(message: Mapping[str, Any]) -> dict[str, Any]:
+def render_slack(message: Mapping[str, Any], *, region: str | None = None) -> dict[str, Any]:
     """The incoming-webhook payload of a notification: Block Kit blocks and a plain-text ``text`` fallback.
 
     Shows the status with its marker, repository:tag and short digest, target/cluster/service, the revision
     before → after, the changed fields (secrets by name: a record never holds a value), the trigger and who
     asked, the duration when known, the reason, the warnings, and buttons to the service and the task
-    definition in the AWS console. Every text fits Slack's limits; long lists end "… and N more changes".
+    definition in the AWS console (``region``: where they point when the record says not). Every text fits
+    Slack's limits; long lists end "… and N more changes".
     Text from the record is escaped, so a reason holding ``<!channel>`` cannot ping anyone.
     """
     status = str(message.get("status"))
@@ -323,7 +84,7 @@ def render_slack(message: Mapping[str, Any]) -> dict[str, Any]:
     warnings = [str(warning) for warning in message.get("warnings") or []]
     if warnings:
         blocks.append(_section(_listing(f":warning: *Warnings* ({len(warnings)})", warnings, "warning")))
-    buttons = _buttons(message)
+    buttons = _buttons(message, region)
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
     blocks.append({"type": "context", "elements": [_mrkdwn(_context(message), MAX_FIELD_TEXT)]})
@@ -397,9 +158,9 @@ def _listing(title: str, lines: Sequence[str], noun: str) -> str:
     return text
 
 
-def _buttons(message: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _buttons(message: Mapping[str, Any], region: str | None) -> list[dict[str, Any]]:
     labels = {"service": "Open the service", "taskDefinition": "Open the task definition"}
-    links = console_links(message)
+    links = console_links(message, region=region)
     return [
         {
             "type": "button",
@@ -459,3 +220,16 @@ def _cut_escaped(text: str, limit: int) -> str:
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
     return cut + ELLIPSIS
+
+
+def _render(message: Mapping[str, Any], region: str | None) -> dict[str, Any]:
+    return render_slack(message, region=region)
+
+
+SLACK = WebhookChannel(
+    name="Slack",
+    hosts=(SLACK_WEBHOOK_HOST,),
+    route_field="slackWebhook",
+    render=_render,
+    rejection_hints=REJECTION_HINTS,
+)

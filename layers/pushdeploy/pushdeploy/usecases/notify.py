@@ -1,4 +1,5 @@
-"""Post each notification an SNS event carries to its Slack channel: the target's own webhook, or the default."""
+"""Post each notification an SNS event carries to a webhook channel (Slack, ...): the target's own webhook, or
+the default."""
 
 from __future__ import annotations
 
@@ -11,21 +12,18 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from pushdeploy.domain.errors import DeployError
-from pushdeploy.domain.slack import (
-    DEFAULT_WEBHOOK,
+from pushdeploy.domain.notification import InvalidNotificationError, parse_notification
+from pushdeploy.domain.webhook import (
+    WEBHOOK_GONE,
     Delivery,
-    InvalidNotificationError,
-    SlackRejectedError,
+    WebhookChannel,
+    WebhookRejectedError,
     check_webhook_url,
-    parse_notification,
-    render_slack,
 )
 
 logger = Logger(service="pushdeploy", child=True)
 
 DEADLINE_MARGIN_SECONDS = 5.0  # left to the function after the last attempt: logging, metrics, the error
-# Slack's answers for a webhook that was removed or re-issued: the parameter may hold a newer URL by now.
-WEBHOOK_GONE = frozenset({403, 404, 410})
 
 
 class WebhookSource(Protocol):
@@ -44,23 +42,23 @@ class WebhookPoster(Protocol):
         ...
 
 
-class SlackNotifyError(DeployError):
+class NotifyError(DeployError):
     """Raised after every record was tried, when any could not be posted.
 
     Retryable when any failure may pass (429, 5xx, timeouts, Parameter Store); the invocation fails either
     way, so Lambda's retries and then its failure queue keep the message.
     """
 
-    def __init__(self, failures: list[tuple[str, DeployError]], posted: int) -> None:
+    def __init__(self, failures: list[tuple[str, DeployError]], posted: int, channel: str) -> None:
         lines = "; ".join(f"{where}: {error}" for where, error in failures)
-        super().__init__(f"{len(failures)} of {len(failures) + posted} Slack notification(s) not posted: {lines}")
+        super().__init__(f"{len(failures)} of {len(failures) + posted} {channel} notification(s) not posted: {lines}")
         self.failures = failures
         self.retryable = any(error.retryable for _, error in failures)
 
 
 @dataclass(frozen=True)
-class SlackPost:
-    """One notification Slack took."""
+class WebhookPost:
+    """One notification the channel took."""
 
     webhook: str  # the parameter, never the URL
     target: str
@@ -70,6 +68,7 @@ class SlackPost:
     seconds: float
 
     def as_result(self) -> dict[str, Any]:
+        """The post as the function's result and log line report it."""
         return {
             "webhook": self.webhook,
             "target": self.target,
@@ -80,18 +79,24 @@ class SlackPost:
         }
 
 
-class SlackNotifier:
-    """Routes each notification to its webhook, renders it and posts it, within the invocation's time."""
+class WebhookNotifier:
+    """Routes each notification to its webhook of ``channel``, renders it and posts it, within the
+    invocation's time. ``region`` is where console links point for a record that names no Region (the
+    function's: the stack's services run there)."""
 
     def __init__(
         self,
         *,
+        channel: WebhookChannel,
         webhooks: WebhookSource,
         poster: WebhookPoster,
+        region: str | None = None,
         allow_loopback: bool = False,
         margin_seconds: float = DEADLINE_MARGIN_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._channel = channel
+        self._region = region
         self._webhooks = webhooks
         self._poster = poster
         self._allow_loopback = allow_loopback
@@ -99,7 +104,7 @@ class SlackNotifier:
         self._clock = clock
 
     def notify(self, event: SNSEvent, *, remaining_ms: int) -> dict[str, Any]:
-        """Post every record of ``event``; raise SlackNotifyError after trying them all if any failed.
+        """Post every record of ``event``; raise NotifyError after trying them all if any failed.
 
         ``remaining_ms`` is the invocation's time left: every retry ends ``margin_seconds`` before it (or
         half-way, when less than twice the margin is left).
@@ -108,7 +113,7 @@ class SlackNotifier:
             return {"status": "IGNORED", "reason": "not an SNS event (no Records)"}
         remaining = max(remaining_ms, 0) / 1000
         deadline = self._clock() + max(remaining - self._margin, remaining / 2)
-        posted: list[SlackPost] = []
+        posted: list[WebhookPost] = []
         failures: list[tuple[str, DeployError]] = []
         for index, record in enumerate(event.records, start=1):
             where = f"record {index}"
@@ -120,26 +125,28 @@ class SlackNotifier:
                 posted.append(self._post(message, deadline))
             except DeployError as exc:
                 logger.error(
-                    "Slack notification not posted",
+                    f"{self._channel.name} notification not posted",
                     extra={"record": where, "error": str(exc), "retryable": exc.retryable},
                 )
                 failures.append((where, exc))
             except (KeyError, TypeError, AttributeError) as exc:  # an SNS record without its Sns part
                 error = InvalidNotificationError(f"the SNS record is malformed ({type(exc).__name__}: {exc})")
-                logger.error("Slack notification not posted", extra={"record": where, "error": str(error)})
+                logger.error(
+                    f"{self._channel.name} notification not posted", extra={"record": where, "error": str(error)}
+                )
                 failures.append((where, error))
         if failures:
-            raise SlackNotifyError(failures, len(posted)) from failures[0][1]
+            raise NotifyError(failures, len(posted), self._channel.name) from failures[0][1]
         return {"status": "POSTED", "posted": [post.as_result() for post in posted]}
 
-    def _post(self, message: Mapping[str, Any], deadline: float) -> SlackPost:
-        name = str(message.get("slackWebhook") or DEFAULT_WEBHOOK)
+    def _post(self, message: Mapping[str, Any], deadline: float) -> WebhookPost:
+        name = self._channel.webhook_name(message)
         parameter = self._webhooks.parameter_for(name)
-        payload = render_slack(message)
+        payload = self._channel.render(message, self._region)
         url = self._checked_url(name, parameter, refresh=False)
         try:
             delivery = self._poster.post(url, payload, deadline=deadline)
-        except SlackRejectedError as exc:
+        except WebhookRejectedError as exc:
             if exc.status not in WEBHOOK_GONE:
                 raise
             # The cached URL may be one that was since replaced: read the parameter again, once.
@@ -148,7 +155,7 @@ class SlackNotifier:
                 raise
             logger.info("Webhook parameter changed since it was cached; posting again", extra={"webhook": parameter})
             delivery = self._poster.post(fresh, payload, deadline=deadline)
-        post = SlackPost(
+        post = WebhookPost(
             webhook=parameter,
             target=str(message["target"]),
             status=str(message["status"]),
@@ -156,9 +163,9 @@ class SlackNotifier:
             attempts=delivery.attempts,
             seconds=delivery.seconds,
         )
-        logger.info("Posted to Slack", extra=post.as_result())
+        logger.info(f"Posted to {self._channel.name}", extra=post.as_result())
         return post
 
     def _checked_url(self, name: str, parameter: str, *, refresh: bool) -> str:
         url = self._webhooks.url_for(name, refresh=refresh)
-        return check_webhook_url(url, parameter=parameter, allow_loopback=self._allow_loopback)
+        return check_webhook_url(url, self._channel, parameter=parameter, allow_loopback=self._allow_loopback)

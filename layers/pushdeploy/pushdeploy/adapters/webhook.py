@@ -1,7 +1,7 @@
-"""Slack: the incoming-webhook client (stdlib urllib) and the webhook URLs kept in Parameter Store.
+"""Incoming webhooks, for every chat channel: the client (stdlib urllib) and the URLs kept in Parameter Store.
 
 A webhook URL is a secret: it never appears in a log line or an exception message. Errors are built from
-status codes, Slack's short bodies and exception type names, never from urllib's text (which can quote the
+status codes, the service's short bodies and exception type names, never from urllib's text (which can quote the
 URL), and everything is passed through ``redact`` all the same.
 """
 
@@ -26,11 +26,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pushdeploy.adapters.errors import error_code
 from pushdeploy.domain.errors import AwsCallError
-from pushdeploy.domain.slack import (
+from pushdeploy.domain.webhook import (
     Delivery,
-    SlackRejectedError,
-    SlackUnavailableError,
+    WebhookChannel,
     WebhookNotFoundError,
+    WebhookRejectedError,
+    WebhookUnavailableError,
     WebhookUrlError,
     redact,
 )
@@ -38,7 +39,7 @@ from pushdeploy.domain.slack import (
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
-MAX_BODY = 1024  # Slack's answers are short words ("ok", "no_service"); never read more than this
+MAX_BODY = 1024  # webhook answers are short words (Slack's "ok", "no_service"); never read more than this
 MIN_ATTEMPT_SECONDS = 0.1  # an attempt with less time than this left before the deadline is not made
 
 
@@ -88,12 +89,13 @@ class _AttemptFailed(Exception):  # noqa: N818 - internal signal, never leaves t
     """An attempt that got no HTTP answer (timeout, refused or reset connection); the text is URL-free."""
 
 
-class SlackWebhookClient:
-    """POSTs a JSON payload to an incoming webhook: 2xx is delivered; 429, 5xx and network failures are
-    retried with backoff until the caller's deadline; any other status is refused for good."""
+class WebhookClient:
+    """POSTs a JSON payload to an incoming webhook of ``channel``: 2xx is delivered; 429, 5xx and network
+    failures are retried with backoff until the caller's deadline; any other status is refused for good."""
 
     def __init__(
         self,
+        channel: WebhookChannel,
         policy: RetryPolicy | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
@@ -101,17 +103,20 @@ class SlackWebhookClient:
         jitter: Callable[[], float] = random.random,
         opener: urllib.request.OpenerDirector | None = None,
     ) -> None:
+        self._channel = channel
         self._policy = policy or RetryPolicy()
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
         self._opener = opener or urllib.request.build_opener(_NoRedirects())
+        self._user_agent = f"pushdeploy-{channel.name.lower().replace(' ', '-')}"
 
     def post(self, url: str, payload: Mapping[str, Any], *, deadline: float) -> Delivery:
         """Deliver ``payload`` before ``deadline`` (a time on this client's clock, ``time.monotonic``).
 
-        Raises SlackUnavailableError (retryable) when Slack did not take it in time, SlackRejectedError
-        (permanent) for a 4xx other than 429, WebhookUrlError when urllib cannot use the URL.
+        Raises WebhookUnavailableError (retryable) when the service did not take it in time,
+        WebhookRejectedError (permanent) for a 4xx other than 429, WebhookUrlError when urllib cannot use
+        the URL.
         """
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         started = self._clock()
@@ -120,7 +125,7 @@ class SlackWebhookClient:
         while True:
             left = deadline - self._clock()
             if left < MIN_ATTEMPT_SECONDS:
-                raise SlackUnavailableError(attempt, self._clock() - started, f"{last}; no time left")
+                raise self._unavailable(attempt, started, f"{last}; no time left")
             attempt += 1
             timeout = min(self._policy.timeout, left)
             try:
@@ -132,27 +137,28 @@ class SlackWebhookClient:
                     return Delivery(attempts=attempt, seconds=self._clock() - started)
                 body = redact(answer.body, url)
                 if answer.status != 429 and answer.status < 500:
-                    raise SlackRejectedError(answer.status, body)
+                    raise WebhookRejectedError(answer.status, body, self._channel)
                 last = f"HTTP {answer.status} {body!r}"
                 wait = self._policy.backoff(attempt, self._jitter())
                 if answer.status == 429 and answer.retry_after is not None:
-                    wait = answer.retry_after  # Slack says when; sooner would only be refused again
+                    wait = answer.retry_after  # the service says when; sooner would only be refused again
             if attempt >= self._policy.max_attempts:
-                raise SlackUnavailableError(attempt, self._clock() - started, last)
+                raise self._unavailable(attempt, started, last)
             if self._clock() + wait > deadline - MIN_ATTEMPT_SECONDS:
-                raise SlackUnavailableError(
-                    attempt,
-                    self._clock() - started,
-                    f"{last}; the next attempt, in {wait:.1f} s, would miss the deadline",
+                raise self._unavailable(
+                    attempt, started, f"{last}; the next attempt, in {wait:.1f} s, would miss the deadline"
                 )
             self._sleep(wait)
 
+    def _unavailable(self, attempts: int, started: float, last: str) -> WebhookUnavailableError:
+        return WebhookUnavailableError(attempts, self._clock() - started, last, self._channel.name)
+
     def _send(self, url: str, data: bytes, timeout: float) -> _Answer:
-        request = urllib.request.Request(  # noqa: S310 - the URL was checked (https://hooks.slack.com/ only)
+        request = urllib.request.Request(  # noqa: S310 - the URL was checked (https and the channel's hosts only)
             url,
             data=data,
             method="POST",
-            headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "pushdeploy-slack"},
+            headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": self._user_agent},
         )
         try:
             with self._opener.open(request, timeout=timeout) as response:
@@ -162,10 +168,10 @@ class SlackWebhookClient:
                 return _Answer(exc.code, _read(exc), _retry_after(exc.headers.get("Retry-After")))
         except (ValueError, http.client.InvalidURL) as exc:  # unknown url type, control characters...
             # ... and urllib's text for these quotes the URL: only the type is kept.
-            raise WebhookUrlError(f"urllib cannot use it ({type(exc).__name__})") from None
+            raise WebhookUrlError(f"urllib cannot use it ({type(exc).__name__})", None, self._channel.name) from None
         except urllib.error.URLError as exc:
             if not isinstance(exc.reason, BaseException):  # urllib's own refusal: "unknown url type", "no host"
-                raise WebhookUrlError("urllib cannot use it (URLError)") from None
+                raise WebhookUrlError("urllib cannot use it (URLError)", None, self._channel.name) from None
             raise _AttemptFailed(redact(_describe(exc, timeout), url)) from None
         except (OSError, http.client.HTTPException) as exc:  # timeouts, refused or reset connections
             raise _AttemptFailed(redact(_describe(exc, timeout), url)) from None
@@ -199,11 +205,13 @@ def _describe(exc: BaseException, timeout: float) -> str:
     return type(reason).__name__
 
 
-class SlackWebhookParameters:
-    """Webhook URLs kept as SecureString parameters ``<path>/<name>``, read with decryption and cached."""
+class WebhookParameters:
+    """A channel's webhook URLs, kept as SecureString parameters ``<path>/<name>``, read with decryption and
+    cached."""
 
-    def __init__(self, client: SSMClient, path: str, max_age: int) -> None:
+    def __init__(self, client: SSMClient, path: str, max_age: int, channel: WebhookChannel) -> None:
         self._provider = SSMProvider(boto3_client=client)
+        self._channel = channel
         self._path = path.rstrip("/")
         self._max_age = max_age
 
@@ -227,13 +235,13 @@ class SlackWebhookParameters:
             if isinstance(cause, ClientError):
                 code = error_code(cause)
                 if code == "ParameterNotFound":
-                    raise WebhookNotFoundError(parameter) from None
+                    raise WebhookNotFoundError(parameter, self._channel) from None
                 detail = str(cause.response.get("Error", {}).get("Message", ""))
                 raise AwsCallError("ssm:GetParameter", code, f"{parameter}: {detail}") from None
             name_of_failure = type(cause).__name__ if isinstance(cause, BotoCoreError) else type(exc).__name__
             raise AwsCallError("ssm:GetParameter", name_of_failure, f"{parameter} could not be read") from None
         if not isinstance(value, str):
-            raise WebhookUrlError("it is not a string parameter", parameter)
+            raise WebhookUrlError("it is not a string parameter", parameter, self._channel.name)
         return value.strip()
 
 

@@ -1,0 +1,75 @@
+"""Notification records of every status, built by the same domain code that publishes them; shared by the
+notifier's tests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pushdeploy.domain.messages import render_notification
+from pushdeploy.domain.outcome import Outcome, render_outcome
+from pushdeploy.domain.push import Trigger
+from pushdeploy.domain.taskdef import Change
+from tests.helpers import notification_schema
+from tests.unit.builders import ACCOUNT, REGION, deploying_report, image_push, skipped_report
+
+LAYER = Path(__file__).resolve().parents[2] / "layers" / "pushdeploy"
+PUBLISHED = "2026-11-20T10:15:31+00:00"
+FINISHED = "2026-11-20T10:17:36+00:00"
+SECRET_ARN = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/api/staging/DATABASE_URL"
+ROTATED_ARN = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/api/staging/DATABASE_URL_V2"
+WEBHOOK = "https://hooks.slack.com/services/T0PUSHDPL/B0DEFAULT/Xy9TokenThatIsSecret"
+TEAM_A_WEBHOOK = "https://hooks.slack.com/services/T0PUSHDPL/B0TEAMAAA/TeamATokenThatIsSecret"
+PATH = "/pushdeploy-slack"
+CIRCUIT_BREAKER = "ECS deployment circuit breaker: task failed to start."
+
+
+# --- Records for every status, built by the same domain code that publishes them ----------------------------
+
+
+def deploying_record(trigger: Trigger = Trigger.PUSH, requested_by: str | None = None) -> dict[str, Any]:
+    """A DEPLOYING record with an image, an environment and a secret change, and a warning."""
+    push = replace(image_push(trigger=trigger), requested_by=requested_by)
+    report = replace(
+        deploying_report(push),
+        changes=(
+            *deploying_report(push).changes,
+            Change("app", "secret", "DATABASE_URL", SECRET_ARN, ROTATED_ARN),
+            Change("app", "secret", "STRIPE_KEY", None, f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/api/STRIPE_KEY"),
+        ),
+        warnings=("secretsPath /api/staging/env holds no parameters",),
+    )
+    return render_notification(report, time=PUBLISHED).message
+
+
+def records() -> dict[str, dict[str, Any]]:
+    """One record of each status, as the deploy and track functions publish them."""
+    started = deploying_record()
+    return {
+        "DEPLOYING": started,
+        "COMPLETED": render_outcome(
+            started, Outcome.COMPLETED, reason=None, duration_seconds=125.3, time=FINISHED
+        ).message,
+        "FAILED": render_outcome(
+            started, Outcome.FAILED, reason=CIRCUIT_BREAKER, duration_seconds=310.0, time=FINISHED
+        ).message,
+        "ROLLED_BACK": render_outcome(
+            started,
+            Outcome.ROLLED_BACK,
+            reason=f"ECS rolled the deployment back (deployment ecs-svc/99): {CIRCUIT_BREAKER}",
+            duration_seconds=3725.0,
+            time=FINISHED,
+        ).message,
+        "SKIPPED": render_notification(
+            skipped_report(replace(image_push(trigger=Trigger.MANUAL), requested_by="alice@example.com")),
+            time=PUBLISHED,
+        ).message,
+    }
+
+
+def published_record(status: str) -> dict[str, Any]:
+    """The record of ``status``, checked against the published schema (every record the tests use is valid)."""
+    built = records()[status]
+    notification_schema().validate(built)
+    return built
