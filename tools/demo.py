@@ -1,8 +1,10 @@
 """The whole pushdeploy flow on a local AWS, told step by step: `make demo`.
 
-Starts moto's server on loopback, deploys template.yaml into it, seeds a sample world, delivers sample
-events as EventBridge would, and prints what happened: rules matched, the task-definition diff, the new
-revision, the service, and each notification as the team's inbox received it.
+Starts moto's server on loopback with the local ECS in front, deploys template.yaml into it, seeds a sample
+world, delivers sample ECR and console events as EventBridge would, and prints what happened: rules matched,
+the task-definition diff, the new revision, the service, and each notification as the team's inbox received
+it. The deployments' outcomes (COMPLETED, the circuit breaker's rollback) come from the local ECS, whose
+events reach the tracker through the stack's rule; every event delivered is stamped on the local ECS's clock.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import boto3
 from pushdeploy.domain.channels import describe_changes, render_email, revision
 from pushdeploy.domain.ledger import describe_time
 from tests.helpers import EVENTS, Inbox, Received
-from tools.localaws import LocalAws, LocalStack
+from tools.localaws import Delivery, LocalAws, LocalStack
+from tools.localecs import Clock, Outcome
 from tools.sample_world import PROD_CONFIG, SECRET_VALUE, World, put_target_config, seed_world
 
 WIDTH = 100
@@ -34,8 +37,11 @@ def main() -> int:
         _show_stack(stack)
         session = local.session()
         world = seed_world(session, topic_arn=stack.outputs["DeployTopicArn"])
+        local.settle_all()  # the sample services run steady on their first revision
         inbox = Inbox(session, world.topic_arn)
         _show_world(session, world)
+        assert local.ecs is not None
+        stamps = EventStamps(local.ecs.clock)
 
         deployments: dict[str, str] = {}  # target to the deployment id its last deploy started
         outcomes = []
@@ -47,7 +53,7 @@ def main() -> int:
             elif scenario.setup == "fix-prod":
                 put_target_config(session, "api", "prod", PROD_CONFIG)
             seen = _run_scenario(
-                local, stack, session, inbox, number=number, scenario=scenario, deployments=deployments
+                local, stack, session, inbox, number=number, scenario=scenario, deployments=deployments, stamps=stamps
             )
             outcomes.append((scenario.title, (scenario.status, scenario.registers, scenario.notifies), seen))
 
@@ -58,6 +64,7 @@ def main() -> int:
             all_as_expected &= ok
             status, registered, notified = seen
             print(f"  {'ok ' if ok else 'BAD'} {status:<10} {registered} registered, {notified} notified  {title}")
+        _show_tracked(local)
         leaked = any(SECRET_VALUE in text for text in _everything_printed)
         print(f"  {'ok ' if not leaked else 'BAD'} no secret value in any result, notification or function log")
         print(f"\nlocal AWS stopped; demo took {time.monotonic() - started:.1f} s")
@@ -115,23 +122,25 @@ class Scenario:
     """Events delivered one after another, and what they must end in."""
 
     title: str
-    events: tuple[str, ...]  # files under events/; ECS events get the deployment id of `target`'s deploy
+    events: tuple[str, ...]  # files under events/ (ECR pushes and console requests)
     status: str
     registers: int
     notifies: int
     setup: str | None = None
-    target: str | None = None
+    target: str | None = None  # with `settle`: the target whose deployment the local ECS finishes
+    settle: Outcome | None = None
 
 
 SCENARIOS = (
     Scenario("docker push api:staging-42 (deploys staging)", ("ecr-push.json",), "DEPLOYING", 1, 1),
     Scenario(
-        "ECS reports staging's deployment complete (the tracker announces the outcome)",
-        ("ecs-deployment-completed.json",),
+        "ECS finishes staging's deployment (the tracker announces the outcome)",
+        (),
         "COMPLETED",
         0,
         1,
         target="staging",
+        settle="completed",
     ),
     Scenario("docker push api:feature-login (matches no target)", ("ecr-push-no-match.json",), "SKIPPED", 0, 0),
     Scenario(
@@ -173,35 +182,33 @@ SCENARIOS = (
     ),
     Scenario(
         "prod's new tasks fail: ECS's circuit breaker fails the deployment and rolls it back",
-        (
-            "ecs-deployment-failed.json",
-            "ecs-deployment-rollback-in-progress.json",
-            "ecs-deployment-rollback-completed.json",
-        ),
+        (),
         "ROLLED_BACK",
         0,
         2,
         target="prod",
+        settle="failed",
     ),
     Scenario("History of prod, from the Lambda console", ("manual-history.json",), "HISTORY", 0, 0),
     Scenario("An image delete (not a push: no rule matches)", ("ecr-delete.json",), "IGNORED", 0, 0),
 )
 
 
-def _event(file: str, scenario: Scenario, session: boto3.Session, deployments: dict[str, str]) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / file).read_text())
-    if event.get("source") == "aws.ecs" and scenario.target:
-        service_arn = session.client("ecs").describe_services(cluster=scenario.target, services=["api"])["services"][0][
-            "serviceArn"
-        ]
-        event["resources"] = [service_arn]
-        if "rollback" not in file:
-            sample_id = event["detail"]["deploymentId"]
-            event["detail"]["deploymentId"] = deployments[scenario.target]
-            event["detail"]["reason"] = event["detail"]["reason"].replace(sample_id, deployments[scenario.target])
-        # As if ECS reported it now, some minutes after the deploy.
-        event["time"] = event["detail"]["updatedAt"] = describe_time(time.time() + 180)
-    return event
+class EventStamps:
+    """Stamps each sample event with the local ECS's clock when first delivered, so that a push and the
+    outcomes ECS reports of it are minutes apart as they would be, not days; the same file delivered again
+    (a duplicate delivery) keeps its first stamp."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._stamps: dict[str, str] = {}
+
+    def event(self, file: str) -> dict[str, Any]:
+        """The sample event ``file`` (under events/), its ``time`` now (or when it was first delivered)."""
+        event: dict[str, Any] = json.loads((EVENTS / file).read_text())
+        if "time" in event:
+            event["time"] = self._stamps.setdefault(file, describe_time(self._clock.now()))
+        return event
 
 
 def _run_scenario(
@@ -213,14 +220,22 @@ def _run_scenario(
     number: int,
     scenario: Scenario,
     deployments: dict[str, str],
+    stamps: EventStamps,
 ) -> tuple[str, int, int]:
     _heading(f"{number}. {scenario.title}")
     ecs = session.client("ecs")
     revisions_before = len(ecs.list_task_definitions()["taskDefinitionArns"])
     status = "IGNORED"
     for file in scenario.events:
-        event = _event(file, scenario, session, deployments)
-        status = _deliver(local, stack, ecs, event, event_file=file, deployments=deployments)
+        status = _deliver(local, stack, ecs, stamps.event(file), event_file=file, deployments=deployments)
+    if scenario.settle and scenario.target:
+        _print(
+            f"ecs     local ECS settles {scenario.target}/api ({scenario.settle}): "
+            f"python -m tools.localaws ecs settle --endpoint {local.endpoint} --cluster {scenario.target} "
+            f"--service api" + (" --outcome failed" if scenario.settle == "failed" else "")
+        )
+        for delivery in local.settle(scenario.target, "api", outcome=scenario.settle):
+            status = _show_ecs_delivery(delivery, deployments.get(scenario.target)) or status
     revisions_after = len(ecs.list_task_definitions()["taskDefinitionArns"])
     _print(f"revisions registered: {revisions_after - revisions_before}")
     received = inbox.receive()
@@ -272,6 +287,42 @@ def _deliver(
         if not result.get("targets"):
             _print(f"result  {status}: {result.get('reason') or ''}")
     return str(status)
+
+
+def _show_ecs_delivery(delivery: Delivery, ours: str | None) -> str | None:
+    """One event of the local ECS as the tracker received it; the status the tracker answered."""
+    detail = delivery.event["detail"]
+    whose = "(ours)" if detail.get("deploymentId") == ours else ""
+    _print(
+        f"event   {delivery.event['time']} {delivery.event['detail-type']}: {detail.get('eventName')} of "
+        f"{detail.get('deploymentId')} {whose}: {detail.get('reason')}"
+    )
+    status = None
+    for invocation in delivery.invocations:
+        _everything_printed.append(invocation.output)
+        if invocation.error:
+            _print(f"ERROR   {invocation.function}: {invocation.error}")
+            return "ERROR"
+        result = invocation.result or {}
+        _everything_printed.append(json.dumps(result))
+        _print(f"rules   {', '.join(delivery.matched_rules)} -> {invocation.function}: {result.get('status')}")
+        if result.get("status") != "IGNORED":
+            status = str(result.get("status"))
+    return status
+
+
+def _show_tracked(local: LocalAws) -> None:
+    """Every ECS event the tracker received, in order: the local ECS's side of the story."""
+    _heading("ECS events the tracker received (from the local ECS)")
+    for delivery in local.ecs_deliveries:
+        if not any(i.function == "TrackFunction" for i in delivery.invocations):
+            continue
+        detail = delivery.event["detail"]
+        [result] = [i.result or {"status": i.error} for i in delivery.invocations if i.function == "TrackFunction"]
+        _print(
+            f"  {delivery.event['time']}  {detail.get('eventName'):<31} {detail.get('deploymentId')}  "
+            f"-> {result.get('status')}  ({detail.get('reason')})"
+        )
 
 
 def _show_target(ecs: Any, target: dict[str, Any]) -> None:
