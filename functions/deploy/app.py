@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -10,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pushdeploy import wiring
 from pushdeploy.events import IgnoredEvent, parse_deploy_event
+from pushdeploy.settings import function_account
 
 logger = Logger()
 tracer = Tracer()
@@ -21,7 +23,12 @@ metrics = Metrics()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Parse the event, deploy, report; raise when a retry may finish what failed."""
-    request = parse_deploy_event(event, request_id=context.aws_request_id)
+    request = parse_deploy_event(
+        event,
+        request_id=context.aws_request_id,
+        trusted_account=function_account(context.invoked_function_arn),
+        now=time.time(),
+    )
     if isinstance(request, IgnoredEvent):
         logger.info("Event ignored", extra={"reason": request.reason})
         metrics.add_metric(name="EventIgnored", unit=MetricUnit.Count, value=1)

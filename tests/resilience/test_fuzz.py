@@ -58,6 +58,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 SAMPLES = {path.name: load_event(path.name) for path in sorted(EVENTS.glob("*.json"))}
 SAMPLE_PUSH = SAMPLES["ecr-push.json"]
 STAGING_PARAMETER = f"{CONFIG_PREFIX}/api/staging"
+ACCOUNT = "123456789012"  # the account of the deploy function (LambdaContext's invoked_function_arn)
 BASE_TIME = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)
 FUZZ_SETTINGS = settings(
     max_examples=60,
@@ -282,6 +283,10 @@ event_times = st.builds(
     offsets,
     st.booleans(),
 )
+past_event_times = st.builds(
+    lambda moment: moment.replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(2026, 11, 30)),
+)
 EVENT_KEYS = (
     "version",
     "id",
@@ -334,11 +339,12 @@ def mutated_samples(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def valid_pushes(draw: st.DrawFn) -> dict[str, Any]:
-    """A well-formed push of any tag, digest and time (1900-2200), maybe a dry run: these deploy, skip as
-    stale or duplicate, or refresh the ledger, with times and tags no sample has."""
+    """A well-formed push of any tag, digest and past time (1900 to ten days after the sample), maybe a dry
+    run: these deploy, skip as stale or duplicate, or refresh the ledger, with times and tags no sample has.
+    (A time ahead of the function's clock is refused: test_a_push_from_the_future_is_refused...)"""
     event = copy.deepcopy(SAMPLE_PUSH)
     event["id"] = str(draw(st.uuids()))
-    event["time"] = draw(event_times)
+    event["time"] = draw(past_event_times)
     event["detail"]["image-tag"] = draw(st.sampled_from(["staging-", "build-", "v", "x"])) + draw(
         st.from_regex(r"[A-Za-z0-9_.-]{0,20}", fullmatch=True)
     )
@@ -375,7 +381,7 @@ def test_any_event_ends_in_a_result_or_an_invalid_event_error_and_calls_aws_only
     # manual deploy, rollback or history) may also fail as a DeployError the world explains (no such tag,
     # nothing to roll back, a retryable AWS failure). Never another exception.
     try:
-        request = parse_deploy_event(copy.deepcopy(event), "fuzz")
+        request = parse_deploy_event(copy.deepcopy(event), "fuzz", trusted_account=ACCOUNT, now=time.time())
     except InvalidEventError:
         request = None
     if isinstance(outcome, BaseException):
@@ -646,3 +652,58 @@ def test_an_event_id_too_long_for_a_ledger_key_is_refused_before_deploying(fuzz:
     # Then it is refused as invalid before anything is registered or updated
     assert isinstance(outcome, InvalidEventError), describe(outcome)
     assert [op for service, op, _ in fuzz.calls if service == "ecs"] == []
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [{"repository-name": 17}, {"image-tag": True}, {"image-digest": 7}],
+    ids=["repository-number", "tag-true", "digest-number"],
+)
+def test_a_number_or_boolean_where_a_string_belongs_is_refused_before_any_call(
+    fuzz: Fuzz, detail: dict[str, Any]
+) -> None:
+    # Given a push whose repository name is the number 17 (read as "17" it names a repository), or whose tag
+    # is true (read as "True" it is a tag)
+    event = copy.deepcopy(SAMPLE_PUSH)
+    event["id"] = "typed-field"
+    event["detail"].update(detail)
+
+    # When it is delivered
+    outcome = fuzz.deliver(event)
+
+    # Then it is refused, naming the field, and nothing was asked of AWS
+    assert isinstance(outcome, InvalidEventError), describe(outcome)
+    assert f"field 'detail.{next(iter(detail))}' must be" in str(outcome)
+    assert fuzz.calls == []
+
+
+def test_a_push_from_the_future_is_refused_and_later_pushes_still_deploy(fuzz: Fuzz) -> None:
+    # Given staging runs the sample push
+    assert not isinstance(fuzz.deliver(SAMPLE_PUSH), BaseException)
+
+    # When a push dated 2099 arrives
+    outcome = fuzz.deliver(push("from-2099", time_text="2099-01-01T00:00:00Z"))
+
+    # Then it is refused naming the field, before any AWS call
+    assert isinstance(outcome, InvalidEventError), describe(outcome)
+    assert str(outcome).startswith("field 'time' is '2099-01-01T00:00:00Z', more than 5 minutes ahead")
+    assert fuzz.calls == []
+    # And a real push made now deploys (it is not stale behind the 2099 one)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    after = fuzz.deliver(push("real-push", time_text=now, digest="2" * 64))
+    assert not isinstance(after, BaseException), describe(after)
+    assert [r["status"] for r in after["targets"] if r["target"] == "staging"] == ["DEPLOYING"]
+
+
+def test_a_push_from_another_accounts_registry_is_refused_before_any_call(fuzz: Fuzz) -> None:
+    # Given a push of prod's tag (prod lists its containers explicitly) from account 999999999999's registry
+    event = push("other-account", **{"image-tag": "v1.4.2"})
+    event["account"] = "999999999999"
+
+    # When it is delivered to the function of account 123456789012
+    outcome = fuzz.deliver(event)
+
+    # Then it is refused naming the account, and nothing was asked of AWS (nothing deployed from there)
+    assert isinstance(outcome, InvalidEventError), describe(outcome)
+    assert "'account' is 999999999999" in str(outcome)
+    assert fuzz.calls == []

@@ -164,7 +164,7 @@ def test_encrypted_looking_value_hints_at_a_secure_string() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "described"),
-    [("[]", "a list"), ('"main"', "a string"), ("null", "null"), ("3", "a number"), ("true", "a boolean")],
+    [("[]", "an array"), ('"main"', "a string"), ("null", "null"), ("3", "a number"), ("true", "true")],
 )
 def test_document_that_is_not_an_object_is_refused(raw: str, described: str) -> None:
     # Given valid JSON that is not an object
@@ -190,11 +190,11 @@ def test_document_that_is_not_an_object_is_refused(raw: str, described: str) -> 
         ({"tags": [""]}, "field 'tags[0]' must be a non-empty string"),
         ({"containers": "app"}, "field 'containers' must be a list of strings, got a string"),
         ({"containers": [None]}, "field 'containers[0]' must be a non-empty string, got null"),
-        ({"secrets": ["API_KEY"]}, "field 'secrets' must be an object of NAME: value, got a list"),
+        ({"secrets": ["API_KEY"]}, "field 'secrets' must be an object of NAME: value, got an array"),
         ({"secrets": {"API_KEY": 1}}, "field 'secrets.API_KEY' must be a string, got a number"),
         ({"environment": "LOG_LEVEL=debug"}, "field 'environment' must be an object of NAME: value, got a string"),
         ({"environment": {"WORKERS": 4}}, "field 'environment.WORKERS' must be a string, got a number"),
-        ({"environment": {"DEBUG": True}}, "field 'environment.DEBUG' must be a string, got a boolean"),
+        ({"environment": {"DEBUG": True}}, "field 'environment.DEBUG' must be a string, got true"),
         ({"environment": {"OPTIONAL": None}}, "field 'environment.OPTIONAL' must be a string, got null"),
         ({"secretsPath": 5}, "field 'secretsPath' must be a Parameter Store path"),
         ({"secretsPath": ["/api"]}, "field 'secretsPath' must be a Parameter Store path"),

@@ -15,15 +15,33 @@ from pushdeploy.domain.ledger import parse_time
 from pushdeploy.domain.outcome import DeploymentEvent
 from pushdeploy.domain.push import ImagePush, Trigger
 from pushdeploy.domain.requests import HistoryRequest, ManualDeployRequest, RollbackRequest
-from pushdeploy.events import IgnoredEvent, parse_deploy_event, parse_deployment_event
+from pushdeploy.events import (
+    MAX_FUTURE_SECONDS,
+    DeployRequest,
+    IgnoredEvent,
+    parse_deploy_event,
+    parse_deployment_event,
+)
 from tests.helpers import EVENTS, load_event
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+ACCOUNT = "123456789012"
+NOW = parse_time("2026-11-20T12:00:00Z")  # the function's clock: after every sample event
 
 
-def invalid(event: Any) -> InvalidEventError:
+def parse_request(event: Any, request_id: str = "manual", *, now: float = NOW) -> DeployRequest:
+    """``parse_deploy_event`` as the deploy function calls it: its own account trusted, its clock at ``now``."""
+    return parse_deploy_event(event, request_id, trusted_account=ACCOUNT, now=now)
+
+
+def parse_tracked(event: Any, *, now: float = NOW) -> DeploymentEvent | IgnoredEvent:
+    """``parse_deployment_event`` with the tracker's clock at ``now``."""
+    return parse_deployment_event(event, now=now)
+
+
+def invalid(event: Any, *, now: float = NOW) -> InvalidEventError:
     with pytest.raises(InvalidEventError) as caught:
-        parse_deploy_event(event)
+        parse_request(event, now=now)
     assert caught.value.retryable is False
     return caught.value
 
@@ -75,7 +93,7 @@ def test_push_sample_is_an_image_push(name: str) -> None:
     tag, digest, event_id = PUSH_SAMPLES[name]
 
     # When it is parsed
-    parsed = parse_deploy_event(event, request_id="ignored-for-pushes")
+    parsed = parse_request(event, request_id="ignored-for-pushes")
 
     # Then it is a push of that image, from the account's registry in the event's Region
     assert parsed == ImagePush(
@@ -106,7 +124,7 @@ def test_event_that_is_not_a_deploy_is_ignored_with_a_reason(name: str) -> None:
     event = load_event(name)
 
     # When it is parsed
-    parsed = parse_deploy_event(event)
+    parsed = parse_request(event)
 
     # Then it is ignored and says why
     assert parsed == IgnoredEvent(IGNORED_SAMPLES[name])
@@ -118,7 +136,7 @@ def test_manual_deploy_sample_is_a_manual_request() -> None:
     event = load_event("manual-deploy.json")
 
     # When it is parsed under an invocation's request id
-    parsed = parse_deploy_event(event, request_id="req-1")
+    parsed = parse_request(event, request_id="req-1")
 
     # Then it asks for that tag, to every target, under the request id
     assert parsed == ManualDeployRequest(repository="api", tag="staging-42", event_id="req-1", targets=None)
@@ -129,7 +147,7 @@ def test_manual_deploy_with_targets_names_them() -> None:
     event = load_event("manual-deploy-targets.json")
 
     # When it is parsed
-    parsed = parse_deploy_event(event)
+    parsed = parse_request(event)
 
     # Then the targets are kept, and the default request id is "manual"
     assert parsed == ManualDeployRequest(repository="api", tag="v1.4.2", event_id="manual", targets=("prod",))
@@ -144,7 +162,7 @@ def test_push_in_a_china_region_uses_the_china_registry() -> None:
     event["region"] = "cn-north-1"
 
     # When it is parsed
-    parsed = parse_deploy_event(event)
+    parsed = parse_request(event)
 
     # Then the registry host ends in amazonaws.com.cn
     assert isinstance(parsed, ImagePush)
@@ -154,7 +172,7 @@ def test_push_in_a_china_region_uses_the_china_registry() -> None:
 def test_push_to_a_namespaced_repository_is_accepted() -> None:
     # Given a push to team/api
     # When it is parsed
-    parsed = parse_deploy_event(push_event(**{"repository-name": "team/api"}))
+    parsed = parse_request(push_event(**{"repository-name": "team/api"}))
 
     # Then the repository keeps its namespace
     assert isinstance(parsed, ImagePush)
@@ -164,7 +182,7 @@ def test_push_to_a_namespaced_repository_is_accepted() -> None:
 def test_push_without_a_tag_field_is_ignored() -> None:
     # Given a push whose detail has no image-tag at all
     # When it is parsed
-    parsed = parse_deploy_event(push_event(**{"image-tag": None}))
+    parsed = parse_request(push_event(**{"image-tag": None}))
 
     # Then it is ignored as untagged
     assert isinstance(parsed, IgnoredEvent)
@@ -179,14 +197,14 @@ def test_event_from_another_source_is_ignored() -> None:
 
     # When it is parsed
     # Then it is ignored
-    assert parse_deploy_event(event) == IgnoredEvent("not an ECR image action: aws.ecs / ECS Deployment State Change")
+    assert parse_request(event) == IgnoredEvent("not an ECR image action: aws.ecs / ECS Deployment State Change")
 
 
 def test_push_without_action_type_is_ignored_saying_none() -> None:
     # Given an ECR image action with no action type
     # When it is parsed
     # Then it is ignored, saying the action is missing
-    assert parse_deploy_event(push_event(**{"action-type": None})) == IgnoredEvent("ECR action (none) is not a push")
+    assert parse_request(push_event(**{"action-type": None})) == IgnoredEvent("ECR action (none) is not a push")
 
 
 # --- malformed events ------------------------------------------------------------------------------------
@@ -261,11 +279,13 @@ def test_push_with_a_bad_region_is_invalid(region: Any) -> None:
     assert str(invalid(event)).startswith("ECR event field 'region' must be a Region name, got ")
 
 
-@pytest.mark.parametrize(("event", "kind"), [([], "list"), ("api:v1", "str"), (None, "NoneType"), (42, "int")])
+@pytest.mark.parametrize(
+    ("event", "kind"), [([], "an array"), ("api:v1", "a string"), (None, "null"), (42, "a number"), (True, "true")]
+)
 def test_event_that_is_not_an_object_is_invalid(event: Any, kind: str) -> None:
     # Given an event that is not a JSON object
     # When it is parsed
-    # Then the error says what it got
+    # Then the error says what it got, in JSON's words (not Python's NoneType, list, int)
     assert str(invalid(event)) == f"event must be a JSON object, got {kind}"
 
 
@@ -313,7 +333,7 @@ def test_manual_deploy_with_null_targets_means_every_target() -> None:
     event = {**load_event("manual-deploy-targets.json"), "targets": None}
 
     # When it is parsed
-    parsed = parse_deploy_event(event)
+    parsed = parse_request(event)
 
     # Then every target is meant
     assert isinstance(parsed, ManualDeployRequest)
@@ -334,15 +354,18 @@ def test_manual_deploy_without_a_tag_is_invalid(tag: str | None) -> None:
     assert str(invalid(event)) == "field 'tag' must be an image tag, e.g. \"v1.4.2\", got missing"
 
 
-@pytest.mark.parametrize(("field", "value"), [("repository", "My_Repo"), ("repository", 7), ("tag", "v1:latest")])
-def test_manual_deploy_with_a_bad_value_names_the_field(field: str, value: Any) -> None:
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [("repository", "My_Repo", "'My_Repo'"), ("repository", 7, "a number (7)"), ("tag", "v1:latest", "'v1:latest'")],
+)
+def test_manual_deploy_with_a_bad_value_names_the_field(field: str, value: Any, shown: str) -> None:
     # Given a manual deploy with a bad repository or tag
     event = {**load_event("manual-deploy.json"), field: value}
 
     # When it is parsed
-    # Then the error names the field and shows the value
+    # Then the error names the field and shows the value (a non-string by its JSON type)
     assert str(invalid(event)).startswith(f"field '{field}' must be ")
-    assert str(invalid(event)).endswith(f"got {value!r}")
+    assert str(invalid(event)).endswith(f"got {shown}")
 
 
 @pytest.mark.parametrize(
@@ -384,7 +407,7 @@ DETAIL_KEYS = st.sampled_from(["action-type", "result", "repository-name", "imag
 
 def _parses_or_raises_invalid_event(event: Any) -> None:
     try:
-        parsed = parse_deploy_event(event)
+        parsed = parse_request(event)
     except InvalidEventError:
         return
     assert isinstance(parsed, ImagePush | ManualDeployRequest | IgnoredEvent)
@@ -486,7 +509,7 @@ def test_ecs_deployment_sample_is_a_deployment_event(name: str) -> None:
     event_name, deployment_id, reason, updated_at = ECS_SAMPLES[name]
 
     # When the tracker parses it
-    parsed = parse_deployment_event(load_event(name))
+    parsed = parse_tracked(load_event(name))
 
     # Then it names the event, the deployment, the service, ECS's reason and when (to the millisecond)
     assert parsed == DeploymentEvent(
@@ -506,7 +529,7 @@ def test_ecs_deployment_event_without_updated_at_takes_the_event_time() -> None:
     del event["detail"]["updatedAt"]
 
     # When it is parsed
-    parsed = parse_deployment_event(event)
+    parsed = parse_tracked(event)
 
     # Then the event's own time is used
     assert isinstance(parsed, DeploymentEvent)
@@ -524,7 +547,7 @@ def test_other_eventbridge_events_are_ignored_by_the_tracker(name: str, reason: 
     # Given an EventBridge event that is not an ECS deployment state change
     # When the tracker parses it
     # Then it is ignored, saying what it was
-    assert parse_deployment_event(load_event(name)) == IgnoredEvent(reason)
+    assert parse_tracked(load_event(name)) == IgnoredEvent(reason)
 
 
 def test_ecs_service_action_is_ignored_by_the_tracker() -> None:
@@ -533,9 +556,7 @@ def test_ecs_service_action_is_ignored_by_the_tracker() -> None:
 
     # When the tracker parses it
     # Then it is ignored
-    assert parse_deployment_event(event) == IgnoredEvent(
-        "not an ECS deployment state change: aws.ecs / ECS Service Action"
-    )
+    assert parse_tracked(event) == IgnoredEvent("not an ECS deployment state change: aws.ecs / ECS Service Action")
 
 
 def deployment_event(**detail: Any) -> dict[str, Any]:
@@ -570,7 +591,7 @@ def deployment_event(**detail: Any) -> dict[str, Any]:
         ),
         pytest.param(
             deployment_event(deploymentId=None),
-            "field 'detail.deploymentId' must be ecs-svc/<number>, got None",
+            "field 'detail.deploymentId' must be ecs-svc/<number>, got missing",
             id="no-deployment-id",
         ),
         pytest.param(
@@ -611,7 +632,7 @@ def test_malformed_deployment_event_is_invalid_naming_the_field(event: Any, mess
     # Given a deployment event (or something sent to the tracker) that is malformed
     # When the tracker parses it
     with pytest.raises(InvalidEventError) as caught:
-        parse_deployment_event(event)
+        parse_tracked(event)
 
     # Then the error names the problem, and is not retryable
     assert str(caught.value).startswith(message)
@@ -638,7 +659,7 @@ def test_deployment_event_with_arbitrary_fields_parses_or_raises_invalid_event(
     # When the tracker parses it
     # Then it is a deployment event or ignored, or InvalidEventError is raised; nothing else escapes
     try:
-        parsed = parse_deployment_event(event)
+        parsed = parse_tracked(event)
     except InvalidEventError:
         return
     assert isinstance(parsed, DeploymentEvent | IgnoredEvent)
@@ -647,7 +668,7 @@ def test_deployment_event_with_arbitrary_fields_parses_or_raises_invalid_event(
 def test_manual_rollback_sample_is_a_rollback_request() -> None:
     # Given the manual rollback sample
     # When it is parsed under an invocation's request id
-    parsed = parse_deploy_event(load_event("manual-rollback.json"), request_id="req-1")
+    parsed = parse_request(load_event("manual-rollback.json"), request_id="req-1")
 
     # Then it asks to roll prod back, under the request id, for real
     assert parsed == RollbackRequest(repository="api", target="prod", event_id="req-1", dry_run=False)
@@ -656,7 +677,7 @@ def test_manual_rollback_sample_is_a_rollback_request() -> None:
 def test_manual_history_sample_is_a_history_request() -> None:
     # Given the manual history sample
     # When it is parsed
-    parsed = parse_deploy_event(load_event("manual-history.json"))
+    parsed = parse_request(load_event("manual-history.json"))
 
     # Then it asks for prod's 20 most recent deploys
     assert parsed == HistoryRequest(repository="api", target="prod", limit=20)
@@ -665,7 +686,7 @@ def test_manual_history_sample_is_a_history_request() -> None:
 def test_manual_deploy_dry_run_sample_is_a_dry_run() -> None:
     # Given the manual dry-run sample
     # When it is parsed
-    parsed = parse_deploy_event(load_event("manual-deploy-dry-run.json"), request_id="req-1")
+    parsed = parse_request(load_event("manual-deploy-dry-run.json"), request_id="req-1")
 
     # Then it plans v1.4.2 to prod only
     assert parsed == ManualDeployRequest(
@@ -678,10 +699,10 @@ def test_push_dry_run_sample_is_a_push_to_plan() -> None:
     event = load_event("ecr-push-dry-run.json")
 
     # When it is parsed
-    parsed = parse_deploy_event(event)
+    parsed = parse_request(event)
 
     # Then it is the same push as the sample push, marked as a dry run
-    real = parse_deploy_event(load_event("ecr-push.json"))
+    real = parse_request(load_event("ecr-push.json"))
     assert isinstance(parsed, ImagePush)
     assert isinstance(real, ImagePush)
     assert parsed.dry_run is True
@@ -692,7 +713,7 @@ def test_push_dry_run_sample_is_a_push_to_plan() -> None:
 def test_dry_run_rollback_is_a_rollback_to_plan() -> None:
     # Given the rollback sample with "dryRun": true
     # When it is parsed
-    parsed = parse_deploy_event({**load_event("manual-rollback.json"), "dryRun": True}, request_id="req-1")
+    parsed = parse_request({**load_event("manual-rollback.json"), "dryRun": True}, request_id="req-1")
 
     # Then it only plans the rollback
     assert parsed == RollbackRequest(repository="api", target="prod", event_id="req-1", dry_run=True)
@@ -702,20 +723,30 @@ def test_dry_run_of_an_event_that_is_not_a_deploy_is_still_ignored() -> None:
     # Given an ECR delete event with "dryRun": true
     # When it is parsed
     # Then it is ignored as before
-    assert parse_deploy_event({**load_event("ecr-delete.json"), "dryRun": True}) == IgnoredEvent(
+    assert parse_request({**load_event("ecr-delete.json"), "dryRun": True}) == IgnoredEvent(
         "ECR action DELETE is not a push"
     )
 
 
 @pytest.mark.parametrize("sample", ["ecr-push.json", "manual-deploy.json", "manual-rollback.json"])
-@pytest.mark.parametrize("value", ["true", 1, 0, None, [], {}])
-def test_dry_run_that_is_not_a_boolean_is_invalid(sample: str, value: Any) -> None:
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("true", "'true'"),
+        (1, "a number (1)"),
+        (0, "a number (0)"),
+        (None, "null"),
+        ([], "an array ([])"),
+        ({}, "an object ({})"),
+    ],
+)
+def test_dry_run_that_is_not_a_boolean_is_invalid(sample: str, value: Any, shown: str) -> None:
     # Given a request whose "dryRun" is not true or false
     event = {**load_event(sample), "dryRun": value}
 
     # When it is parsed
-    # Then it is refused, showing the value
-    assert str(invalid(event)) == f"'dryRun' must be true or false, got {value!r}"
+    # Then it is refused, showing the value in JSON's words
+    assert str(invalid(event)) == f"'dryRun' must be true or false, got {shown}"
 
 
 def test_dry_run_of_history_is_invalid() -> None:
@@ -780,3 +811,223 @@ OPERATION_SAMPLES = {
     "manual-deploy-dry-run.json",
     "ecr-push-dry-run.json",
 }
+
+
+# --- a number or a boolean where a string belongs ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("detail", "field", "shown"),
+    [
+        pytest.param({"repository-name": 17}, "detail.repository-name", "a number (17)", id="repository-number"),
+        pytest.param({"image-tag": True}, "detail.image-tag", "true", id="tag-true"),
+        pytest.param({"image-tag": 42}, "detail.image-tag", "a number (42)", id="tag-number"),
+        pytest.param({"image-tag": False}, "detail.image-tag", "false", id="tag-false"),
+        pytest.param({"image-digest": ["sha256:" + "4f" * 32]}, "detail.image-digest", "an array", id="digest-array"),
+        pytest.param({"action-type": True}, "detail.action-type", "true", id="action-true"),
+        pytest.param({"result": 1}, "detail.result", "a number (1)", id="result-number"),
+    ],
+)
+def test_push_with_a_number_or_boolean_where_a_string_belongs_is_refused_naming_the_field(
+    detail: dict[str, Any], field: str, shown: str
+) -> None:
+    # Given the sample push with a JSON number, boolean or array in a string field (17 is a valid repository
+    # name once written "17"; true would be the tag "True")
+    event = push_event(**detail)
+
+    # When it is parsed
+    error = invalid(event)
+
+    # Then it is refused, naming the field and what it got in JSON's words, never coerced to a string
+    assert f"field '{field}' must be" in str(error)
+    assert f"got {shown}" in str(error)
+
+
+@pytest.mark.parametrize("field", ["source", "detail-type"])
+def test_eventbridge_envelope_with_a_number_for_its_source_or_type_is_refused(field: str) -> None:
+    # Given the sample push whose source or detail-type is a number
+    event = {**load_event("ecr-push.json"), field: 17}
+
+    # When it is parsed
+    # Then it is refused naming the field (not ignored as an event "from 17")
+    assert str(invalid(event)) == f"field '{field}' must be a string, got a number (17)"
+
+
+def test_push_with_a_null_tag_is_untagged() -> None:
+    # Given a push whose image-tag is null (as absent)
+    # When it is parsed
+    parsed = parse_request(push_event(**{"image-tag": ""}))
+
+    # Then it is ignored as untagged, like an empty tag
+    assert isinstance(parsed, IgnoredEvent)
+    assert parsed.reason.startswith("untagged push")
+
+
+def test_deployment_event_with_a_number_for_its_reason_is_refused() -> None:
+    # Given a deployment event whose reason is a number
+    # When the tracker parses it
+    with pytest.raises(InvalidEventError) as caught:
+        parse_tracked(deployment_event(reason=5))
+
+    # Then it is refused naming the field
+    assert str(caught.value) == "field 'detail.reason' must be a string, got a number (5)"
+
+
+# --- event times ahead of the function's clock -----------------------------------------------------------
+
+
+def test_push_dated_far_in_the_future_is_refused_naming_the_time() -> None:
+    # Given a push dated 2099 (it would be the newest push of its targets, making every real push stale)
+    event = {**load_event("ecr-push.json"), "time": "2099-01-01T00:00:00Z"}
+
+    # When it is parsed on a function whose clock says 2026-11-20
+    error = invalid(event)
+
+    # Then it is refused, naming the field and the tolerance
+    assert str(error) == (
+        "field 'time' is '2099-01-01T00:00:00Z', more than 5 minutes ahead of this function's clock: "
+        "an event from the future is refused (it would make every later push stale)"
+    )
+    assert MAX_FUTURE_SECONDS == 300
+
+
+@pytest.mark.parametrize(
+    ("ahead", "accepted"), [(0, True), (MAX_FUTURE_SECONDS, True), (MAX_FUTURE_SECONDS + 1, False)]
+)
+def test_push_a_little_ahead_of_the_clock_is_accepted_up_to_the_tolerance(ahead: int, accepted: bool) -> None:
+    # Given the sample push, and a function clock `ahead` seconds behind its time (clock skew)
+    event = load_event("ecr-push.json")
+    now = parse_time(event["time"]) - ahead
+
+    # When it is parsed at that clock
+    # Then it is a push up to MAX_FUTURE_SECONDS ahead, refused beyond
+    if accepted:
+        assert isinstance(parse_request(event, now=now), ImagePush)
+    else:
+        assert str(invalid(event, now=now)).startswith("field 'time' is '2026-11-20T10:15:30Z', more than 5 minutes")
+
+
+def test_deployment_event_dated_far_in_the_future_is_refused() -> None:
+    # Given a deployment event whose updatedAt is in 2099
+    event = deployment_event(updatedAt="2099-01-01T00:00:00Z")
+
+    # When the tracker parses it
+    with pytest.raises(InvalidEventError) as caught:
+        parse_tracked(event)
+
+    # Then it is refused, naming the field
+    assert str(caught.value).startswith("field 'detail.updatedAt' is '2099-01-01T00:00:00Z', more than 5 minutes ahead")
+
+
+@pytest.mark.parametrize("value", [1_700_000_000, None, True])
+def test_push_time_that_is_not_a_string_is_refused_by_its_type(value: Any) -> None:
+    # Given a push whose time is a number, null or a boolean
+    event = {**load_event("ecr-push.json"), "time": value}
+
+    # When it is parsed
+    # Then the error names the field and what it got (not Python's repr of a str() of it)
+    assert str(invalid(event)).startswith("field 'time' must be an ISO 8601 time, got ")
+    assert "None" not in str(invalid(event)) and "True" not in str(invalid(event))
+
+
+# --- pushes from another account's registry --------------------------------------------------------------
+
+
+def test_push_from_another_account_is_refused_naming_the_account() -> None:
+    # Given a push event from account 999999999999's registry (the function runs in 123456789012)
+    event = {**load_event("ecr-push.json"), "account": "999999999999"}
+
+    # When it is parsed
+    error = invalid(event)
+
+    # Then it is refused, naming the account and the trusted one
+    assert str(error) == (
+        "ECR event field 'account' is 999999999999: a push from another account's registry is refused; "
+        "this pushdeploy deploys images of its own account (123456789012) only"
+    )
+
+
+def test_push_from_the_functions_own_account_is_accepted() -> None:
+    # Given the sample push from 123456789012, and a function in that account
+    # When it is parsed
+    parsed = parse_deploy_event(load_event("ecr-push.json"), trusted_account="123456789012", now=NOW)
+
+    # Then it is a push from that account's registry
+    assert isinstance(parsed, ImagePush)
+    assert parsed.registry.startswith("123456789012.dkr.ecr.")
+
+
+def test_manual_request_is_not_judged_by_account() -> None:
+    # Given a manual deploy (it uses this account's ECR), parsed by a function in another account
+    # When it is parsed
+    parsed = parse_deploy_event(load_event("manual-deploy.json"), trusted_account="999999999999", now=NOW)
+
+    # Then it is a manual deploy as usual
+    assert isinstance(parsed, ManualDeployRequest)
+
+
+# --- bounded messages ------------------------------------------------------------------------------------
+
+
+def test_event_with_a_huge_key_gives_a_bounded_message() -> None:
+    # Given an object whose one key is 200,000 characters long
+    key = "k" * 200_000
+
+    # When it is parsed
+    error = invalid({key: 1})
+
+    # Then the message shows the start of the key and says how much more there was
+    assert len(str(error)) < 1_000
+    assert "(and 199,880 more characters)" in str(error)
+
+
+def test_event_with_twenty_thousand_unknown_keys_lists_ten_and_counts_the_rest() -> None:
+    # Given an object with 20,000 keys, none of which pushdeploy knows
+    event = {f"key{index:05d}": index for index in range(20_000)}
+
+    # When it is parsed
+    error = invalid(event)
+
+    # Then the message lists the first ten and says how many more
+    assert len(str(error)) < 1_000
+    assert str(error).endswith(
+        "got keys: key00000, key00001, key00002, key00003, key00004, key00005, key00006, "
+        "key00007, key00008, key00009 … and 19,990 more"
+    )
+
+
+def test_manual_deploy_with_many_unknown_fields_gives_a_bounded_message() -> None:
+    # Given a manual deploy with 20,000 unknown fields
+    event = {**load_event("manual-deploy.json"), **{f"x{index}": 1 for index in range(20_000)}}
+
+    # When it is parsed
+    error = invalid(event)
+
+    # Then the message is bounded and says how many more
+    assert len(str(error)) < 1_000
+    assert "… and 19,990 more; it takes repository, tag and optional targets" in str(error)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(push_event(**{"repository-name": "A" * 200_000}), id="repository"),
+        pytest.param(push_event(**{"image-tag": "-" * 200_000}), id="tag"),
+        pytest.param({**load_event("ecr-push.json"), "time": "2" * 200_000}, id="time"),
+        pytest.param({**load_event("ecr-push.json"), "region": "x" * 200_000}, id="region"),
+        pytest.param({**load_event("ecr-push.json"), "source": "s" * 200_000}, id="source"),
+        pytest.param({**load_event("ecr-push.json"), "dryRun": ["x" * 200_000]}, id="dry-run"),
+        pytest.param({"action": "a" * 200_000, "repository": "api"}, id="action"),
+    ],
+)
+def test_a_huge_value_in_any_field_gives_a_bounded_message(event: dict[str, Any]) -> None:
+    # Given an event with a 200,000-character value
+    # When it is parsed
+    try:
+        outcome: Any = parse_request(event)
+    except InvalidEventError as exc:
+        outcome = exc
+
+    # Then whatever it says (refused, or ignored with a reason) is bounded
+    text = str(outcome.reason if isinstance(outcome, IgnoredEvent) else outcome)
+    assert len(text) < 1_000, text[:300]

@@ -3,51 +3,26 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
-
-from pushdeploy.domain.errors import InvalidEventError
+from pushdeploy.domain.errors import InvalidEventError, json_type, quote, quote_list, shorten
 from pushdeploy.domain.ledger import parse_time
+from pushdeploy.domain.names import ACCOUNT_ID, DEPLOYMENT_ID, DIGEST, EVENT_ID, REGION, REPOSITORY, TAG, TARGET
 from pushdeploy.domain.outcome import DeploymentEvent
 from pushdeploy.domain.push import ImagePush, Trigger, ecr_registry
 from pushdeploy.domain.requests import HistoryRequest, ManualDeployRequest, RollbackRequest
 
 ECR_SOURCE = "aws.ecr"
 ECR_IMAGE_ACTION = "ECR Image Action"
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-# ECR: 2-256 characters, lowercase path segments.
-_REPOSITORY = re.compile(r"^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
-_EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # EventBridge ids are UUIDs; this bounds the ledger's keys
+ECS_SOURCE = "aws.ecs"
+ECS_DEPLOYMENT_STATE_CHANGE = "ECS Deployment State Change"
 # Event times pushdeploy accepts: anything else is a malformed event, not a push from the year 1.
 _EARLIEST, _LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01, 2100-01-01
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_TARGET = re.compile(r"[A-Za-z0-9_.-]{1,128}")
-
-
-class EcrImageActionEvent(EventBridgeEvent):
-    """An ``ECR Image Action`` event (EventBridge), with its hyphenated detail fields named."""
-
-    @property
-    def action_type(self) -> str:
-        return str(self.detail.get("action-type", ""))
-
-    @property
-    def result(self) -> str:
-        return str(self.detail.get("result", ""))
-
-    @property
-    def repository_name(self) -> str:
-        return str(self.detail.get("repository-name", ""))
-
-    @property
-    def image_digest(self) -> str:
-        return str(self.detail.get("image-digest", ""))
-
-    @property
-    def image_tag(self) -> str:
-        return str(self.detail.get("image-tag") or "")
+# How far an event's time may be ahead of the function's clock (clock skew between AWS and the function). A
+# push dated later would be the newest of its targets until then: every real push would be skipped as stale.
+MAX_FUTURE_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -69,20 +44,22 @@ _EXAMPLES = (
 )
 
 
-def parse_deploy_event(event: Any, request_id: str = "manual") -> DeployRequest:
+def parse_deploy_event(event: Any, request_id: str = "manual", *, trusted_account: str, now: float) -> DeployRequest:
     """Decide what ``event`` asks for: a push to deploy, a manual deploy, rollback or history, or nothing.
 
     ``"dryRun": true`` at the top level of any of them (an ECR push copied from the logs included) asks
-    for the plan only. Raises InvalidEventError, naming the problem, for an event that is ours but malformed.
+    for the plan only. A push must come from ``trusted_account``'s registry (the stack's own account) and be
+    dated at most ``MAX_FUTURE_SECONDS`` after ``now`` (the function's clock, epoch seconds). Raises
+    InvalidEventError, naming the field, for an event that is ours but malformed or refused.
     """
     if not isinstance(event, dict):
-        raise InvalidEventError(f"event must be a JSON object, got {type(event).__name__}")
+        raise InvalidEventError(f"event must be a JSON object, got {json_type(event)}")
     dry_run = event.get("dryRun", False)
     if not isinstance(dry_run, bool):
-        raise InvalidEventError(f"'dryRun' must be true or false, got {dry_run!r}")
+        raise InvalidEventError(f"'dryRun' must be true or false, got {_got(dry_run)}")
     body = {key: value for key, value in event.items() if key != "dryRun"}
     if "detail-type" in body and "source" in body:
-        parsed = _parse_eventbridge(EcrImageActionEvent(body))
+        parsed = _parse_ecr_event(body, trusted_account=trusted_account, now=now)
         return replace(parsed, dry_run=True) if dry_run and isinstance(parsed, ImagePush) else parsed
     if "repository" in body or "action" in body:
         return _parse_manual(body, request_id, dry_run)
@@ -92,67 +69,76 @@ def parse_deploy_event(event: Any, request_id: str = "manual") -> DeployRequest:
         "event is neither an ECR push event (EventBridge 'ECR Image Action') nor a request such as "
         + _EXAMPLES
         + "; got keys: "
-        + (", ".join(sorted(map(str, event))) or "none")
+        + quote_list(sorted(event), render=shorten)
     )
 
 
-ECS_SOURCE = "aws.ecs"
-ECS_DEPLOYMENT_STATE_CHANGE = "ECS Deployment State Change"
-
-
-def parse_deployment_event(event: Any) -> DeploymentEvent | IgnoredEvent:
-    """An ``ECS Deployment State Change`` event for the tracker; anything else is ignored or invalid."""
+def parse_deployment_event(event: Any, *, now: float) -> DeploymentEvent | IgnoredEvent:
+    """An ``ECS Deployment State Change`` event for the tracker; anything else is ignored or invalid. Its time
+    may be at most ``MAX_FUTURE_SECONDS`` after ``now`` (the function's clock, epoch seconds)."""
     if not isinstance(event, dict) or "source" not in event or "detail-type" not in event:
         raise InvalidEventError("the tracker takes EventBridge 'ECS Deployment State Change' events")
-    wrapped = EventBridgeEvent(event)
-    if wrapped.source != ECS_SOURCE or wrapped.detail_type != ECS_DEPLOYMENT_STATE_CHANGE:
-        return IgnoredEvent(f"not an ECS deployment state change: {wrapped.source} / {wrapped.detail_type}")
+    source, detail_type = _text(event, "source", "source"), _text(event, "detail-type", "detail-type")
+    if source != ECS_SOURCE or detail_type != ECS_DEPLOYMENT_STATE_CHANGE:
+        return IgnoredEvent(f"not an ECS deployment state change: {shorten(source)} / {shorten(detail_type)}")
     detail = event.get("detail")
     resources = event.get("resources")
     if not isinstance(detail, dict):
         raise InvalidEventError("ECS Deployment State Change event has no 'detail' object")
     deployment_id, event_name = detail.get("deploymentId"), detail.get("eventName")
-    if not isinstance(deployment_id, str) or not re.fullmatch(r"ecs-svc/\d{1,32}", deployment_id):
-        raise InvalidEventError(f"field 'detail.deploymentId' must be ecs-svc/<number>, got {deployment_id!r}")
+    if not isinstance(deployment_id, str) or not DEPLOYMENT_ID.fullmatch(deployment_id):
+        raise InvalidEventError(
+            f"field 'detail.deploymentId' must be ecs-svc/<number>, got {_described(deployment_id)}"
+        )
     if not isinstance(event_name, str) or not event_name:
         raise InvalidEventError("field 'detail.eventName' is missing")
     if not isinstance(resources, list) or not resources or not isinstance(resources[0], str):
         raise InvalidEventError("field 'resources' must hold the service ARN")
-    updated_at = _event_time(detail.get("updatedAt") or event.get("time"), "detail.updatedAt")
+    updated_at = _event_time(detail.get("updatedAt") or event.get("time"), "detail.updatedAt", now)
     return DeploymentEvent(
         event_name=event_name,
         deployment_id=deployment_id,
         service_arn=resources[0],
-        reason=str(detail.get("reason") or ""),
+        reason=_text(detail, "reason", "detail.reason"),
         updated_at=updated_at,
     )
 
 
-def _parse_eventbridge(event: EcrImageActionEvent) -> DeployRequest:
-    if event.source != ECR_SOURCE or event.detail_type != ECR_IMAGE_ACTION:
-        return IgnoredEvent(f"not an ECR image action: {event.source} / {event.detail_type}")
-    if not isinstance(event.get("detail"), dict):
+def _parse_ecr_event(event: dict[str, Any], *, trusted_account: str, now: float) -> DeployRequest:
+    source, detail_type = _text(event, "source", "source"), _text(event, "detail-type", "detail-type")
+    if source != ECR_SOURCE or detail_type != ECR_IMAGE_ACTION:
+        return IgnoredEvent(f"not an ECR image action: {shorten(source)} / {shorten(detail_type)}")
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
         raise InvalidEventError("ECR Image Action event has no 'detail' object")
-    if event.action_type != "PUSH":
-        return IgnoredEvent(f"ECR action {event.action_type or '(none)'} is not a push")
-    if event.result != "SUCCESS":
-        return IgnoredEvent(f"ECR push result {event.result or '(none)'} is not SUCCESS")
-    if not event.image_tag:
+    action_type = _text(detail, "action-type", "detail.action-type")
+    if action_type != "PUSH":
+        return IgnoredEvent(f"ECR action {shorten(action_type) or '(none)'} is not a push")
+    result = _text(detail, "result", "detail.result")
+    if result != "SUCCESS":
+        return IgnoredEvent(f"ECR push result {shorten(result) or '(none)'} is not SUCCESS")
+    tag = _text(detail, "image-tag", "detail.image-tag")
+    if not tag:
         return IgnoredEvent("untagged push (an image index's manifest or a digest-only push)")
-    _check(event.repository_name, _REPOSITORY, "detail.repository-name", "an ECR repository name")
-    _check(event.image_digest, _DIGEST, "detail.image-digest", "sha256:<64 hex digits>")
-    _check(event.image_tag, _TAG, "detail.image-tag", "an image tag")
+    repository = _check(detail.get("repository-name"), REPOSITORY, "detail.repository-name", "an ECR repository name")
+    digest = _check(detail.get("image-digest"), DIGEST, "detail.image-digest", "sha256:<64 hex digits>")
+    _check(tag, TAG, "detail.image-tag", "an image tag")
     account, region = event.get("account"), event.get("region")
-    if not isinstance(account, str) or not re.fullmatch(r"\d{12}", account):
-        raise InvalidEventError(f"ECR event field 'account' must be a 12-digit account id, got {account!r}")
-    if not isinstance(region, str) or not re.fullmatch(r"[a-z]{2,4}(-[a-z]+)+-\d{1,2}", region):
-        raise InvalidEventError(f"ECR event field 'region' must be a Region name, got {region!r}")
-    pushed_at = _event_time(event.get("time"), "time")
-    event_id = _check(event.get("id"), _EVENT_ID, "id", "an event id (up to 128 letters, digits, . _ : -)")
+    if not isinstance(account, str) or not ACCOUNT_ID.fullmatch(account):
+        raise InvalidEventError(f"ECR event field 'account' must be a 12-digit account id, got {_described(account)}")
+    if account != trusted_account:
+        raise InvalidEventError(
+            f"ECR event field 'account' is {account}: a push from another account's registry is refused; "
+            f"this pushdeploy deploys images of its own account ({trusted_account}) only"
+        )
+    if not isinstance(region, str) or not REGION.fullmatch(region):
+        raise InvalidEventError(f"ECR event field 'region' must be a Region name, got {_described(region)}")
+    pushed_at = _event_time(event.get("time"), "time", now)
+    event_id = _check(event.get("id"), EVENT_ID, "id", "an event id (up to 128 letters, digits, . _ : -)")
     return ImagePush(
-        repository=event.repository_name,
-        tag=event.image_tag,
-        digest=event.image_digest,
+        repository=repository,
+        tag=tag,
+        digest=digest,
         registry=ecr_registry(account, region),
         trigger=Trigger.PUSH,
         event_id=event_id,
@@ -165,7 +151,7 @@ def _parse_manual(
 ) -> ManualDeployRequest | RollbackRequest | HistoryRequest:
     action = event.get("action", "deploy")
     if action not in _ACTIONS:
-        raise InvalidEventError(f"unknown action {action!r}; use one of: {', '.join(_ACTIONS)}")
+        raise InvalidEventError(f"unknown action {_got(action)}; use one of: {', '.join(_ACTIONS)}")
     allowed = {
         "deploy": {"repository", "tag", "targets", "requestedBy"},
         "rollback": {"repository", "target", "requestedBy"},
@@ -178,8 +164,10 @@ def _parse_manual(
             "rollback": "repository and target",
             "history": "repository, target and optional limit",
         }[action]
-        raise InvalidEventError(f"manual {action}: unknown field(s) {', '.join(map(str, unknown))}; it takes {takes}")
-    repository = _check(event.get("repository"), _REPOSITORY, "repository", "an ECR repository name")
+        raise InvalidEventError(
+            f"manual {action}: unknown field(s) {quote_list(unknown, render=shorten)}; it takes {takes}"
+        )
+    repository = _check(event.get("repository"), REPOSITORY, "repository", "an ECR repository name")
     requested_by = event.get("requestedBy")
     if requested_by is not None and (not isinstance(requested_by, str) or not 0 < len(requested_by) <= 128):
         raise InvalidEventError(f"manual {action}: 'requestedBy' must be a name of at most 128 characters")
@@ -189,16 +177,16 @@ def _parse_manual(
         limit = event.get("limit", 20)
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
             raise InvalidEventError("manual history: 'limit' must be a whole number from 1 to 100")
-        return HistoryRequest(repository, _check(event.get("target"), _TARGET, "target", "a target name"), limit)
+        return HistoryRequest(repository, _check(event.get("target"), TARGET, "target", "a target name"), limit)
     if action == "rollback":
-        target = _check(event.get("target"), _TARGET, "target", "a target name")
+        target = _check(event.get("target"), TARGET, "target", "a target name")
         return RollbackRequest(repository, target, request_id, dry_run, requested_by)
-    tag = _check(event.get("tag"), _TAG, "tag", 'an image tag, e.g. "v1.4.2"')
+    tag = _check(event.get("tag"), TAG, "tag", 'an image tag, e.g. "v1.4.2"')
     targets = event.get("targets")
     if targets is not None and (
         not isinstance(targets, list)
         or not targets
-        or not all(isinstance(t, str) and _TARGET.fullmatch(t) for t in targets)
+        or not all(isinstance(t, str) and TARGET.fullmatch(t) for t in targets)
     ):
         raise InvalidEventError("manual deploy: 'targets' must be a non-empty list of target names")
     return ManualDeployRequest(
@@ -211,18 +199,49 @@ def _parse_manual(
     )
 
 
-def _event_time(value: Any, field: str) -> float:
+def _text(mapping: Mapping[str, Any], key: str, field: str) -> str:
+    """A string field ('' when absent or null); any other JSON value is refused, never coerced."""
+    value = mapping.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidEventError(f"field '{field}' must be a string, got {_got(value)}")
+    return value
+
+
+def _got(value: Any) -> str:
+    """A value that is not what a field takes, as a message shows it: a string in quotes, anything else by
+    its JSON type (and its JSON text); bounded either way."""
+    if isinstance(value, str):
+        return f"'{shorten(value)}'"
+    if value is None or isinstance(value, bool):
+        return json_type(value)
+    return f"{json_type(value)} ({quote(value)})"
+
+
+def _described(value: Any) -> str:
+    """``_got``, or "missing" for a field that is absent, null or empty."""
+    return "missing" if value is None or value == "" else _got(value)
+
+
+def _event_time(value: Any, field: str, now: float) -> float:
+    if not isinstance(value, str):
+        raise InvalidEventError(f"field '{field}' must be an ISO 8601 time, got {_described(value)}")
     try:
-        parsed = parse_time(str(value))
+        parsed = parse_time(value)
     except (ValueError, OverflowError) as exc:
-        raise InvalidEventError(f"field '{field}' must be an ISO 8601 time, got {value!r}") from exc
+        raise InvalidEventError(f"field '{field}' must be an ISO 8601 time, got {_got(value)}") from exc
     if not _EARLIEST <= parsed <= _LATEST:
-        raise InvalidEventError(f"field '{field}' must be a time between 2000 and 2100, got {value!r}")
+        raise InvalidEventError(f"field '{field}' must be a time between 2000 and 2100, got {_got(value)}")
+    if parsed > now + MAX_FUTURE_SECONDS:
+        raise InvalidEventError(
+            f"field '{field}' is {_got(value)}, more than {MAX_FUTURE_SECONDS // 60} minutes ahead of this "
+            "function's clock: an event from the future is refused (it would make every later push stale)"
+        )
     return parsed
 
 
 def _check(value: Any, pattern: re.Pattern[str], field: str, expected: str) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value):
-        shown = "missing" if value is None or value == "" else repr(value)[:80]
-        raise InvalidEventError(f"field '{field}' must be {expected}, got {shown}")
+        raise InvalidEventError(f"field '{field}' must be {expected}, got {_described(value)}")
     return value

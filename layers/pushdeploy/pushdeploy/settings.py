@@ -6,7 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pushdeploy.domain.errors import DeployError
+from pushdeploy.domain.errors import DeployError, shorten
+from pushdeploy.domain.names import ACCOUNT_ID, account_of
 
 
 class SettingsError(DeployError):
@@ -26,6 +27,7 @@ class Settings:
     allowed_families: tuple[str, ...] = ("*",)
     idempotency_seconds: int = 3600
     notify_skipped: bool = False
+    account_id: str | None = None  # the stack's own account (ACCOUNT_ID), when the template sets it
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +47,7 @@ class Settings:
             allowed_families=_patterns(env, "ALLOWED_FAMILIES"),
             idempotency_seconds=_seconds(env, "IDEMPOTENCY_SECONDS", 3600),
             notify_skipped=env.get("NOTIFY_SKIPPED", "false").lower() == "true",
+            account_id=_account_id(env),
         )
 
 
@@ -72,6 +75,25 @@ def _required(env: Mapping[str, str]) -> tuple[str, str, str]:
     if missing:
         raise SettingsError(f"environment variable(s) {', '.join(missing)} not set")
     return region, required["TOPIC_ARN"], required["TABLE_NAME"]
+
+
+def _account_id(env: Mapping[str, str]) -> str | None:
+    value = env.get("ACCOUNT_ID", "")
+    if not value:
+        return None
+    if not ACCOUNT_ID.fullmatch(value):
+        raise SettingsError(f"ACCOUNT_ID must be a 12-digit account id, got '{shorten(value)}'")
+    return value
+
+
+def function_account(invoked_function_arn: str) -> str:
+    """The function's own account, read from its Lambda context's ``invoked_function_arn``."""
+    account = account_of(invoked_function_arn)
+    if account is None:
+        raise SettingsError(
+            f"the Lambda context's invoked_function_arn '{shorten(invoked_function_arn)}' names no account"
+        )
+    return account
 
 
 def _seconds(env: Mapping[str, str], name: str, default: int) -> int:

@@ -4,27 +4,48 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pushdeploy.domain.errors import ConfigError
+from pushdeploy.domain.errors import ConfigError, json_type, quote, quote_list, quote_name, shorten
+from pushdeploy.domain.names import (
+    ECS_ARN,
+    ECS_NAME,
+    ENV_NAME,
+    FAMILY,
+    PARAMETER_NAME,
+    SECRETS_MANAGER_ARN,
+    SSM_ARN,
+    WEBHOOK_NAME,
+    parse_arn,
+    resource_name,
+    service_cluster,
+    target_name,
+)
+
+# target_name moved to domain.names; kept importable from here.
+__all__ = [
+    "CREATE_FIELDS",
+    "KNOWN_FIELDS",
+    "MAX_CONTAINERS",
+    "REQUIRED_FIELDS",
+    "CreateService",
+    "TargetConfig",
+    "create_service_request",
+    "is_secret_reference",
+    "parse_target_config",
+    "target_config_from_document",
+    "target_name",
+]
 
 MAX_CONTAINERS = 10
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# A cluster or service is named (1-255 letters, digits, hyphens, underscores) or given by its ARN.
-_ECS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_ECS_ARN = re.compile(r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:(cluster|service)/[A-Za-z0-9_/-]{1,512}$")
-_PARAMETER_NAME = re.compile(r"^/?[A-Za-z0-9_.\-/]{1,2048}$")
-_SSM_ARN = re.compile(r"^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0-9_.\-/]+$")
-_SECRETS_MANAGER_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
+_SUGGESTABLE_LENGTH = 64  # a longer name is no typo of a known field: not worth comparing
 
 REQUIRED_FIELDS = ("cluster", "service", "tags")
 KNOWN_FIELDS = frozenset(
     {*REQUIRED_FIELDS, "containers", "secrets", "secretsPath", "environment", "create", "slackWebhook"}
 )
-_WEBHOOK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 CREATE_FIELDS = frozenset(
     {
         "taskDefinition",
@@ -38,7 +59,6 @@ CREATE_FIELDS = frozenset(
     }
 )
 _LAUNCH_TYPES = ("FARGATE", "EC2", "EXTERNAL")
-_FAMILY = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 @dataclass(frozen=True)
@@ -72,39 +92,66 @@ class TargetConfig:
     slack_webhook: str | None = None  # a parameter name under the stack's SlackWebhookPath
 
 
-def target_name(parameter: str) -> str:
-    """The target's name: the last segment of its parameter name."""
-    return parameter.rstrip("/").rsplit("/", 1)[-1]
-
-
 def parse_target_config(parameter: str, raw: str) -> TargetConfig:
     """Parse and check the JSON ``raw`` stored in ``parameter``; ConfigError names the parameter and field."""
     try:
-        document = json.loads(raw)
+        document = json.loads(raw, object_pairs_hook=_object_without_duplicate_keys)
+    except _DuplicateKeysError as exc:
+        raise ConfigError(
+            parameter,
+            f"key(s) {quote_list(exc.keys, render=quote_name)} appear more than once in one JSON object "
+            "(only the last would count); keep one of each",
+        ) from None
     except json.JSONDecodeError as exc:
         hint = " (is it a SecureString? store target configs as String)" if raw.startswith("AQ") else ""
         problem = f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}"
         raise ConfigError(parameter, problem) from exc
     except (ValueError, RecursionError) as exc:  # e.g. a number too long to convert, nesting too deep
-        raise ConfigError(parameter, f"not usable JSON: {str(exc)[:200]}") from exc
+        raise ConfigError(parameter, f"not usable JSON: {shorten(str(exc), 200)}") from exc
     return target_config_from_document(parameter, document)
+
+
+class _DuplicateKeysError(ValueError):
+    """A JSON object names the same key twice (json keeps the last and drops the others silently)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__(", ".join(keys))
+        self.keys = keys
+
+
+def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' object hook, called for every object at every level: refuse a key given twice."""
+    document: dict[str, Any] = {}
+    duplicates: list[str] = []
+    for key, value in pairs:
+        if key in document and key not in duplicates:
+            duplicates.append(key)
+        document[key] = value
+    if duplicates:
+        raise _DuplicateKeysError(duplicates)
+    return document
 
 
 def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
     """Check an already-decoded config document; see ``parse_target_config``."""
     if not isinstance(document, dict):
-        raise ConfigError(parameter, f"must be a JSON object, got {_json_type(document)}")
+        raise ConfigError(parameter, f"must be a JSON object, got {json_type(document)}")
+    unknown = [name for name in document if name not in KNOWN_FIELDS]
     for name in REQUIRED_FIELDS:
         if name not in document:
-            typo = difflib.get_close_matches(name, [key for key in document if key not in KNOWN_FIELDS], n=1)
-            hint = f" (found '{typo[0]}': a typo?)" if typo else ""
+            candidates = [key for key in unknown if len(key) <= _SUGGESTABLE_LENGTH]
+            typo = difflib.get_close_matches(name, candidates, n=1)
+            hint = f" (found {quote_name(typo[0])}: a typo?)" if typo else ""
             raise ConfigError(parameter, f"missing required field '{name}'{hint}")
-    for name in document:
-        if name not in KNOWN_FIELDS:
-            raise ConfigError(parameter, f"unknown field '{name}'{_suggestion(name, KNOWN_FIELDS)}")
+    if unknown:
+        more = f"; {len(unknown) - 1:,} more unknown field(s)" if len(unknown) > 1 else ""
+        raise ConfigError(
+            parameter, f"unknown field {quote_name(unknown[0])}{_suggestion(unknown[0], KNOWN_FIELDS)}{more}"
+        )
 
     cluster = _ecs_identifier(parameter, "cluster", document["cluster"])
     service = _ecs_identifier(parameter, "service", document["service"])
+    _check_service_cluster(parameter, cluster, service)
     tags = _string_list(parameter, "tags", document["tags"])
     if not tags:
         raise ConfigError(parameter, "field 'tags' must list at least one tag pattern, e.g. [\"staging-*\"]")
@@ -129,35 +176,37 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         if not is_secret_reference(reference):
             raise ConfigError(
                 parameter,
-                f"field 'secrets.{env_name}': '{reference}' is neither a Parameter "
+                f"field 'secrets.{shorten(env_name)}': '{shorten(reference)}' is neither a Parameter "
                 "Store name (/path/NAME) nor an SSM parameter or Secrets Manager ARN",
             )
     environment = _string_map(parameter, "environment", document.get("environment", {}))
     clash = sorted(set(secrets) & set(environment))
     if clash:
-        raise ConfigError(parameter, f"{', '.join(clash)} set in both 'secrets' and 'environment'; keep one")
+        raise ConfigError(
+            parameter, f"{quote_list(clash, render=shorten)} set in both 'secrets' and 'environment'; keep one"
+        )
 
     secrets_path = document.get("secretsPath")
     if secrets_path is not None:
         if (
             not isinstance(secrets_path, str)
             or not secrets_path.startswith("/")
-            or not _PARAMETER_NAME.fullmatch(secrets_path)
+            or not PARAMETER_NAME.fullmatch(secrets_path)
         ):
             raise ConfigError(
                 parameter,
                 "field 'secretsPath' must be a Parameter Store path such as "
-                f'"/api/staging/env", got {json.dumps(secrets_path)}',
+                f'"/api/staging/env", got {quote(secrets_path)}',
             )
         secrets_path = secrets_path.rstrip("/") or "/"
 
     create = _create_block(parameter, document["create"]) if document.get("create") is not None else None
     slack_webhook = document.get("slackWebhook")
-    if slack_webhook is not None and (not isinstance(slack_webhook, str) or not _WEBHOOK_NAME.fullmatch(slack_webhook)):
+    if slack_webhook is not None and (not isinstance(slack_webhook, str) or not WEBHOOK_NAME.fullmatch(slack_webhook)):
         raise ConfigError(
             parameter,
             "field 'slackWebhook' must name a webhook parameter under the stack's "
-            f"SlackWebhookPath (letters, digits, . _ -), got {json.dumps(slack_webhook)}",
+            f"SlackWebhookPath (letters, digits, . _ -), got {quote(slack_webhook)}",
         )
 
     return TargetConfig(
@@ -177,22 +226,19 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
 
 def _create_block(parameter: str, block: Any) -> CreateService:
     if not isinstance(block, dict):
-        raise ConfigError(parameter, f"field 'create' must be an object, got {_json_type(block)}")
+        raise ConfigError(parameter, f"field 'create' must be an object, got {json_type(block)}")
     for name in block:
         if name not in CREATE_FIELDS:
-            raise ConfigError(parameter, f"unknown field 'create.{name}'{_suggestion(name, CREATE_FIELDS)}")
+            raise ConfigError(parameter, f"unknown field 'create.{shorten(name)}'{_suggestion(name, CREATE_FIELDS)}")
     family = block.get("taskDefinition")
-    if not isinstance(family, str) or not _FAMILY.fullmatch(family):
+    if not isinstance(family, str) or not FAMILY.fullmatch(family):
         raise ConfigError(
             parameter,
-            "field 'create.taskDefinition' must name the task-definition family to start "
-            f"from, got {json.dumps(family)}",
+            f"field 'create.taskDefinition' must name the task-definition family to start from, got {quote(family)}",
         )
     count = block.get("desiredCount", 1)
     if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 5000:
-        raise ConfigError(
-            parameter, f"field 'create.desiredCount' must be a whole number 0-5000, got {json.dumps(count)}"
-        )
+        raise ConfigError(parameter, f"field 'create.desiredCount' must be a whole number 0-5000, got {quote(count)}")
     launch_type = block.get("launchType")
     if launch_type is not None and launch_type not in _LAUNCH_TYPES:
         raise ConfigError(parameter, f"field 'create.launchType' must be one of {', '.join(_LAUNCH_TYPES)}")
@@ -251,7 +297,9 @@ def _check_network(parameter: str, network: Any) -> None:
         raise ConfigError(parameter, "field 'create...assignPublicIp' must be ENABLED or DISABLED")
     unknown = set(vpc) - {"subnets", "securityGroups", "assignPublicIp"}
     if unknown:
-        raise ConfigError(parameter, f"unknown field(s) in awsvpcConfiguration: {', '.join(sorted(unknown))}")
+        raise ConfigError(
+            parameter, f"unknown field(s) in awsvpcConfiguration: {quote_list(sorted(unknown), render=quote_name)}"
+        )
 
 
 def _object_list(parameter: str, name: str, value: Any) -> list[dict[str, Any]]:
@@ -293,24 +341,49 @@ def create_service_request(config: TargetConfig, task_definition_arn: str) -> di
 def is_secret_reference(reference: str) -> bool:
     """True for a Parameter Store name or ARN, or a Secrets Manager ARN."""
     return bool(
-        _SSM_ARN.fullmatch(reference)
-        or _SECRETS_MANAGER_ARN.fullmatch(reference)
-        or _PARAMETER_NAME.fullmatch(reference)
+        SSM_ARN.fullmatch(reference) or SECRETS_MANAGER_ARN.fullmatch(reference) or PARAMETER_NAME.fullmatch(reference)
     )
 
 
 def _ecs_identifier(parameter: str, name: str, value: Any) -> str:
-    if not isinstance(value, str) or not (_ECS_NAME.fullmatch(value) or _ECS_ARN.fullmatch(value)):
-        raise ConfigError(parameter, f"field '{name}' must be an ECS {name} name or ARN, got {json.dumps(value)}")
+    """A cluster or service name, or an ARN of that kind of resource (not a service ARN for a cluster)."""
+    arn = parse_arn(value) if isinstance(value, str) else None
+    if not isinstance(value, str) or not (
+        ECS_NAME.fullmatch(value)
+        or (ECS_ARN.fullmatch(value) and arn is not None and arn.resource.startswith(f"{name}/"))
+    ):
+        raise ConfigError(parameter, f"field '{name}' must be an ECS {name} name or ARN, got {quote(value)}")
     return value
+
+
+def _check_service_cluster(parameter: str, cluster: str, service: str) -> None:
+    """A service ARN names its cluster: it must be the target's cluster, which the stack's scope is checked on."""
+    named = service_cluster(service)
+    if named is not None and named != resource_name(cluster):
+        raise ConfigError(
+            parameter,
+            f"field 'service' is a service of cluster {shorten(named)}, but field 'cluster' is "
+            f"{shorten(resource_name(cluster))}; name the service's own cluster",
+        )
+    cluster_arn, service_arn = parse_arn(cluster), parse_arn(service)
+    if (
+        cluster_arn is not None
+        and service_arn is not None
+        and (cluster_arn.account, cluster_arn.region)
+        != (
+            service_arn.account,
+            service_arn.region,
+        )
+    ):
+        raise ConfigError(parameter, "fields 'cluster' and 'service' are ARNs of different accounts or Regions")
 
 
 def _string_list(parameter: str, name: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise ConfigError(parameter, f"field '{name}' must be a list of strings, got {_json_type(value)}")
+        raise ConfigError(parameter, f"field '{name}' must be a list of strings, got {json_type(value)}")
     for index, item in enumerate(value):
         if not isinstance(item, str) or not item:
-            raise ConfigError(parameter, f"field '{name}[{index}]' must be a non-empty string, got {json.dumps(item)}")
+            raise ConfigError(parameter, f"field '{name}[{index}]' must be a non-empty string, got {quote(item)}")
     if len(set(value)) != len(value):
         raise ConfigError(parameter, f"field '{name}' lists the same value twice")
     return tuple(value)
@@ -318,34 +391,19 @@ def _string_list(parameter: str, name: str, value: Any) -> tuple[str, ...]:
 
 def _string_map(parameter: str, name: str, value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise ConfigError(parameter, f"field '{name}' must be an object of NAME: value, got {_json_type(value)}")
+        raise ConfigError(parameter, f"field '{name}' must be an object of NAME: value, got {json_type(value)}")
     for key, item in value.items():
-        if not _ENV_NAME.fullmatch(key):
-            raise ConfigError(parameter, f"field '{name}': '{key}' is not a valid environment variable name")
+        if not ENV_NAME.fullmatch(key):
+            raise ConfigError(parameter, f"field '{name}': {quote_name(key)} is not a valid environment variable name")
         if not isinstance(item, str):
             raise ConfigError(
                 parameter,
-                f"field '{name}.{key}' must be a string, got {_json_type(item)} (write {json.dumps(json.dumps(item))})",
+                f"field '{name}.{shorten(key)}' must be a string, got {json_type(item)} "
+                f"(write {quote(json.dumps(item))})",
             )
     return dict(value)
 
 
-def _json_type(value: Any) -> str:
-    match value:
-        case None:
-            return "null"
-        case bool():
-            return "a boolean"
-        case int() | float():
-            return "a number"
-        case str():
-            return "a string"
-        case list():
-            return "a list"
-        case _:
-            return "an object"
-
-
 def _suggestion(name: str, known: frozenset[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
+    close = difflib.get_close_matches(name, sorted(known), n=1) if len(name) <= _SUGGESTABLE_LENGTH else []
     return f" (did you mean '{close[0]}'?)" if close else f"; known fields: {', '.join(sorted(known))}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pushdeploy.domain.errors import DeployError
+from pushdeploy.domain.errors import DeployError, quote
 from pushdeploy.domain.ledger import PushRecord
+from pushdeploy.domain.names import parse_arn
 
 
 class Trigger(StrEnum):
@@ -66,10 +67,10 @@ class AwsLocation:
     @classmethod
     def from_arn(cls, arn: str) -> AwsLocation:
         """Parse ``arn:<partition>:<service>:<region>:<account>:...``."""
-        parts = arn.split(":", 5)
-        if len(parts) < 6 or parts[0] != "arn":
-            raise DeployError(f"not an ARN: {arn}")
-        return cls(partition=parts[1], region=parts[3], account=parts[4])
+        parsed = parse_arn(arn)
+        if parsed is None:
+            raise DeployError(f"not an ARN: {quote(arn)}")
+        return cls(partition=parsed.partition, region=parsed.region, account=parsed.account)
 
     def parameter_arn(self, name: str) -> str:
         """The ARN of Parameter Store parameter ``name`` here (the leading slash is not repeated)."""

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pushdeploy.domain.config import TargetConfig
-from pushdeploy.domain.errors import ConfigError
+from pushdeploy.domain.errors import ConfigError, shorten
+from pushdeploy.domain.names import ENV_NAME, parse_arn
 from pushdeploy.domain.push import AwsLocation
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -26,14 +24,12 @@ def resolve_secret(reference: str, location: AwsLocation) -> SecretReference:
     if not reference.startswith("arn:"):
         name = f"/{reference}" if "/" in reference and not reference.startswith("/") else reference
         return SecretReference(location.parameter_arn(name), name)
-    parts = reference.split(":", 5)
-    if len(parts) == 6 and parts[2] == "ssm" and parts[5].startswith("parameter/"):
-        resource = parts[5]
-        arn_location = AwsLocation.from_arn(reference)
-        if (arn_location.region, arn_location.account) == (location.region, location.account):
-            name = resource.removeprefix("parameter")
-            # A hierarchical name keeps its leading slash; a flat one has none.
-            return SecretReference(reference, name if name.count("/") > 1 else name.lstrip("/"))
+    arn = parse_arn(reference)
+    in_this_location = arn is not None and (arn.region, arn.account) == (location.region, location.account)
+    if arn is not None and in_this_location and arn.service == "ssm" and arn.resource.startswith("parameter/"):
+        name = arn.resource.removeprefix("parameter")
+        # A hierarchical name keeps its leading slash; a flat one has none.
+        return SecretReference(reference, name if name.count("/") > 1 else name.lstrip("/"))
     return SecretReference(reference, None)
 
 
@@ -45,17 +41,17 @@ def target_secrets(
     references: dict[str, str] = {}
     for parameter in sorted(names_under_path):
         env_name = parameter.rsplit("/", 1)[-1]
-        if not _ENV_NAME.fullmatch(env_name):
+        if not ENV_NAME.fullmatch(env_name):
             raise ConfigError(
                 config.parameter,
-                f"parameter {parameter} under secretsPath {config.secrets_path} is not named like an "
+                f"parameter {shorten(parameter, 300)} under secretsPath {config.secrets_path} is not named like an "
                 "environment variable (letters, digits, underscores); rename it or list it in 'secrets'",
             )
         if env_name in config.environment:
             raise ConfigError(
                 config.parameter,
-                f"parameter {parameter} under secretsPath {config.secrets_path} and 'environment' both set "
-                f"{env_name}; keep one",
+                f"parameter {shorten(parameter, 300)} under secretsPath {config.secrets_path} and 'environment' "
+                f"both set {shorten(env_name)}; keep one",
             )
         references[env_name] = parameter
     references.update(config.secrets)
