@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from pushdeploy.domain.errors import AwsCallError
-from pushdeploy.domain.ledger import parse_time
 from pushdeploy.domain.outcome import (
     ALLOWED_BEFORE,
     COMPLETED,
@@ -21,10 +20,12 @@ from pushdeploy.domain.outcome import (
     outcome_reason,
     render_outcome,
 )
+from pushdeploy.domain.records import HistoryItem
 from pushdeploy.domain.service import ServiceState
+from pushdeploy.domain.times import parse_time
 from pushdeploy.usecases.deploy import deploy_warnings
 from pushdeploy.usecases.track import Tracker
-from tests.unit.test_rollback import FakePublisher, InMemoryLedger
+from tests.fakes import FakePublisher, InMemoryLedger
 
 SERVICE_ARN = "arn:aws:ecs:us-east-1:123456789012:service/staging/api"
 DEPLOYMENT = "ecs-svc/4937285106452937241"
@@ -197,26 +198,32 @@ def tracked(
 ) -> tuple[Tracker, InMemoryLedger, FakePublisher]:
     """A tracker whose ledger holds one deploy of staging, DEPLOYING as ``DEPLOYMENT``."""
     ledger = InMemoryLedger()
-    history: dict[str, Any] = {
-        "time": "2026-11-20T10:15:35Z",
-        "repository": "api",
-        "target": "staging",
-        "tag": "staging-42",
-        "digest": "sha256:" + "4f" * 32,
-        "trigger": "push",
-        "status": "DEPLOYING",
-        "cluster": "staging",
-        "service": "api",
-        "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api-staging:2",
-        "previousTaskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api-staging:1",
-        "deploymentId": DEPLOYMENT,
-        "serviceArn": SERVICE_ARN,
-        "pushedAt": pushed_at,
-        "notification": json.dumps(notification) if notification is not None else None,
-    }
-    ledger.add_history("api", "staging", "5c1f9d2e-8d0c-4a35-9f6c-2c8e0a1b7d11", history)
+    ledger.add_history(deploying_item(notification=notification, pushed_at=pushed_at))
     publisher = FakePublisher()
     return Tracker(ledger=ledger, publisher=publisher, clock=lambda: NOW), ledger, publisher
+
+
+def deploying_item(*, notification: dict[str, Any] | None = None, pushed_at: float | None = PUSHED_AT) -> HistoryItem:
+    """The history item of staging-42's deploy, DEPLOYING as ``DEPLOYMENT``."""
+    return HistoryItem(
+        repository="api",
+        target="staging",
+        tag="staging-42",
+        digest="sha256:" + "4f" * 32,
+        image="123456789012.dkr.ecr.us-east-1.amazonaws.com/api@sha256:" + "4f" * 32,
+        trigger="push",
+        status="DEPLOYING",
+        cluster="staging",
+        service="api",
+        task_definition_arn="arn:aws:ecs:us-east-1:123456789012:task-definition/api-staging:2",
+        previous_task_definition_arn="arn:aws:ecs:us-east-1:123456789012:task-definition/api-staging:1",
+        deployment_id=DEPLOYMENT,
+        event_id="5c1f9d2e-8d0c-4a35-9f6c-2c8e0a1b7d11",
+        pushed_at=pushed_at or 0.0,  # the ledger reads a push time it does not have as 0
+        recorded_at=parse_time("2026-11-20T10:15:35Z"),
+        service_arn=SERVICE_ARN,
+        notification=json.dumps(notification) if notification is not None else None,
+    )
 
 
 def statuses(publisher: FakePublisher) -> list[str]:
@@ -238,7 +245,7 @@ def test_tracker_announces_a_completed_deployment_once() -> None:
     assert publisher.published[0].message["durationSeconds"] == 222.5
     assert publisher.published[0].message["time"] == "2026-11-20T10:30:00Z"
     [item] = ledger.history_of("api", "staging")
-    assert (item["status"], item["finishedAt"], item["durationSeconds"]) == ("COMPLETED", "2026-11-20T10:19:12Z", 222.5)
+    assert (item.status, item.finished_at, item.duration_seconds) == ("COMPLETED", "2026-11-20T10:19:12Z", 222.5)
 
 
 def test_tracker_ignores_in_progress_and_deployments_it_did_not_start() -> None:
@@ -254,7 +261,7 @@ def test_tracker_ignores_in_progress_and_deployments_it_did_not_start() -> None:
     assert other["status"] == "IGNORED"
     assert other["reason"].startswith("deployment ecs-svc/1111 was not started by pushdeploy")
     assert publisher.published == []
-    assert ledger.history_of("api", "staging")[0]["status"] == "DEPLOYING"
+    assert ledger.history_of("api", "staging")[0].status == "DEPLOYING"
 
 
 def test_tracker_builds_the_message_from_the_record_when_no_notification_was_stored() -> None:
@@ -307,7 +314,7 @@ def test_tracker_follows_a_circuit_breaker_rollback_to_rolled_back() -> None:
     reason = publisher.published[1].message["reason"]
     assert CIRCUIT_BREAKER in reason
     assert ROLLBACK_DEPLOYMENT in reason
-    assert ledger.history_of("api", "staging")[0]["status"] == "ROLLED_BACK"
+    assert ledger.history_of("api", "staging")[0].status == "ROLLED_BACK"
 
 
 def test_tracker_ignores_a_rollback_of_a_deployment_it_no_longer_knows() -> None:

@@ -1,16 +1,12 @@
-"""Manual operations on a target, without AWS: rollback and history through in-memory ports, the ECS adapter's
-stop of an in-progress deployment (botocore Stubber), and the config's ``create`` block (create-if-missing).
-
-The in-memory ledger follows DynamoDbLedger's rules (conditional claim, history sorted by sort key, one
-pointer per deployment id); test_outcome.py uses it too.
-"""
+"""Manual operations on a target, without AWS: rollback and history through the in-memory ports of
+tests/fakes.py, the ECS adapter's stop of an in-progress deployment (botocore Stubber), and the config's
+``create`` block (create-if-missing)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
@@ -26,21 +22,14 @@ from pushdeploy.domain.errors import (
     InvalidEventError,
     ServiceNotDeployableError,
 )
-from pushdeploy.domain.ledger import (
-    Claim,
-    ClaimResult,
-    DeployedRecord,
-    PendingRevision,
-    PushRecord,
-    TargetState,
-    describe_time,
-    parse_time,
-)
-from pushdeploy.domain.messages import Notification
+from pushdeploy.domain.ledger import Claim, PushRecord, TargetState
+from pushdeploy.domain.records import HistoryItem
 from pushdeploy.domain.requests import HistoryRequest, RollbackRequest
 from pushdeploy.domain.scope import OutOfScopeError
 from pushdeploy.domain.service import ServiceState
+from pushdeploy.domain.times import describe_time, parse_time
 from pushdeploy.usecases.rollback import NothingToRollBackError, TargetOperations, rollback_destination
+from tests.fakes import FakeConfigs, FakeEcs, FakePublisher, InMemoryLedger
 
 ACCOUNT = "123456789012"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
@@ -62,197 +51,31 @@ def digest(char: str) -> str:
     return "sha256:" + char * 64
 
 
-# --- in-memory ports -------------------------------------------------------------------------------------
-
-
-class InMemoryLedger:
-    """The DeployLedger port in memory, with the rules of the DynamoDB one."""
-
-    def __init__(self) -> None:
-        self.states: dict[tuple[str, str], TargetState] = {}
-        self.items: dict[tuple[str, str], dict[str, Any]] = {}  # (pk, sk) to a history item
-        self.deployments: dict[str, dict[str, Any]] = {}  # deployment id to its pointer
-        self.latest: dict[str, str] = {}  # service ARN to the last deployment id of ours
-        self.history_limits: list[int] = []
-
-    def claim(self, repository: str, target: str, claim: Claim, now: float) -> ClaimResult:
-        state = self.read_state(repository, target)
-        held = state.claim
-        if held is not None and held.expires_at >= now and held.push.event_id != claim.push.event_id:
-            return ClaimResult(False, state)
-        self.states[(repository, target)] = replace(state, claim=claim)
-        return ClaimResult(True, state)
-
-    def release(self, repository: str, target: str, token: str, pending: PendingRevision | None = None) -> None:
-        state = self.read_state(repository, target)
-        if state.claim is not None and state.claim.token == token:
-            self.states[(repository, target)] = replace(state, claim=None, pending=pending or state.pending)
-
-    def read_state(self, repository: str, target: str) -> TargetState:
-        return self.states.get((repository, target), TargetState())
-
-    def history(self, repository: str, target: str, limit: int) -> list[dict[str, Any]]:
-        self.history_limits.append(limit)
-        pk = f"TARGET#{repository}#{target}"
-        keys = sorted((key for key in self.items if key[0] == pk), reverse=True)
-        return [dict(self.items[key]) for key in keys][:limit]
-
-    def find_deployment(self, deployment_id: str) -> dict[str, Any] | None:
-        found = self.deployments.get(deployment_id)
-        return dict(found) if found is not None else None
-
-    def latest_deployment_of(self, service_arn: str) -> str | None:
-        return self.latest.get(service_arn)
-
-    def link_rollback(self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float) -> dict[str, Any]:
-        known = self.deployments.setdefault(rollback_deployment_id, {})
-        known["rollbackOf"] = rolled_back_id
-        return dict(known)
-
-    def park_event(self, deployment_id: str, event: Mapping[str, Any], expires_at: float) -> dict[str, Any]:
-        known = self.deployments.setdefault(deployment_id, {})
-        known["parked"] = dict(event)
-        return dict(known)
-
-    def mark_outcome_notified(self, deployment_id: str) -> None:
-        self.deployments[deployment_id]["notified"] = True
-
-    def mark_deployed_outcome(self, repository: str, target: str, task_definition_arn: str, outcome: str) -> None:
-        state = self.read_state(repository, target)
-        if state.deployed is not None and state.deployed.task_definition_arn == task_definition_arn:
-            self.states[(repository, target)] = replace(state, deployed=replace(state.deployed, outcome=outcome))
-
-    def record_outcome(
-        self, deployment: Mapping[str, Any], status: str, allowed_before: frozenset[str], fields: Mapping[str, Any]
-    ) -> bool:
-        pointer = self.deployments.get(str(deployment["deploymentId"]))
-        item = self.items.get((str(deployment.get("targetPk")), str(deployment.get("historySk"))))
-        if pointer is None or item is None:
-            return False
-        if pointer.get("status") not in allowed_before or item.get("status") not in allowed_before:
-            return False
-        for record in (pointer, item):
-            record.update(fields)
-            record["status"] = status
-        return True
-
-    def commit(
-        self,
-        repository: str,
-        target: str,
-        token: str,
-        deployed: DeployedRecord,
-        history: Mapping[str, Any] | None,
-    ) -> None:
-        state = self.read_state(repository, target)
-        if state.claim is not None and state.claim.token != token:
-            raise AwsCallError("dynamodb:UpdateItem", "ConditionalCheckFailedException", "not the claim's holder")
-        self.states[(repository, target)] = TargetState(deployed=deployed)
-        if history is not None:
-            self.add_history(repository, target, deployed.push.event_id, history)
-
-    def add_history(self, repository: str, target: str, event_id: str, history: Mapping[str, Any]) -> None:
-        """A history item (and its deployment's pointer), as ``commit`` writes them."""
-        pk, sk = f"TARGET#{repository}#{target}", f"DEPLOY#{history['time']}#{event_id}"
-        fields = {name: value for name, value in history.items() if value is not None}
-        self.items[(pk, sk)] = fields
-        deployment_id = fields.get("deploymentId")
-        if deployment_id:
-            self.deployments[str(deployment_id)] = {**fields, "targetPk": pk, "historySk": sk}
-            if fields.get("serviceArn"):
-                self.latest[str(fields["serviceArn"])] = str(deployment_id)
-
-    def history_of(self, repository: str, target: str) -> list[dict[str, Any]]:
-        """The history, newest first, without recording a read."""
-        limits = list(self.history_limits)
-        found = self.history(repository, target, 1000)
-        self.history_limits = limits
-        return found
-
-
-@dataclass
-class FakeEcs:
-    """The EcsGateway port: one service, and a record of every call that changes something."""
-
-    service: ServiceState
-    in_progress: str | None = SERVICE_DEPLOYMENT_ARN  # what ListServiceDeployments would find
-    update_error: DeployError | None = None
-    calls: list[tuple[Any, ...]] = field(default_factory=list)
-
-    def describe_service(self, cluster: str, service: str) -> ServiceState:
-        return self.service
-
-    def describe_task_definition(self, arn: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        raise AssertionError("a rollback reads no task definition")
-
-    def register_task_definition(self, request: Mapping[str, Any]) -> str:
-        self.calls.append(("register", dict(request)))
-        raise AssertionError("a rollback registers nothing")
-
-    def create_service(self, request: Mapping[str, Any]) -> tuple[str, str | None]:
-        self.calls.append(("create", dict(request)))
-        raise AssertionError("a rollback creates nothing")
-
-    def stop_deployment_in_progress(self, cluster: str, service: str) -> str | None:
-        self.calls.append(("stop", cluster, service))
-        return self.in_progress
-
-    def update_service(
-        self, cluster: str, service: str, task_definition_arn: str, *, force_new_deployment: bool = False
-    ) -> str | None:
-        self.calls.append(("update", cluster, service, task_definition_arn, force_new_deployment))
-        if self.update_error is not None:
-            raise self.update_error
-        return "ecs-svc/9000000000000000001"
-
-
-@dataclass
-class FakePublisher:
-    """The NotificationPublisher port: keeps what it was given, or fails."""
-
-    error: DeployError | None = None
-    published: list[Notification] = field(default_factory=list)
-
-    def publish(self, notification: Notification) -> str:
-        if self.error is not None:
-            raise self.error
-        self.published.append(notification)
-        return f"message-{len(self.published)}"
-
-
-@dataclass
-class FakeConfigs:
-    """The TargetConfigSource port over a dict of parameters."""
-
-    parameters: dict[str, str] = field(default_factory=lambda: dict(CONFIGS))
-
-    def target_parameters(self, repository: str) -> Mapping[str, str]:
-        return {name: value for name, value in self.parameters.items() if name.startswith(f"/pushdeploy/{repository}/")}
-
-
 def deploy_item(
     tag: str, number: int, status: str, *, minutes: int, trigger: str = "push", char: str | None = None
-) -> dict[str, Any]:
+) -> HistoryItem:
     """A history item of prod as a deploy writes it, ``minutes`` after 10:00."""
     image_digest = digest(char or str(number))
-    return {
-        "time": f"2026-11-20T10:{minutes:02d}:00Z",
-        "repository": "api",
-        "target": "prod",
-        "tag": tag,
-        "digest": image_digest,
-        "image": f"{REGISTRY}/api@{image_digest}",
-        "trigger": trigger,
-        "status": status,
-        "cluster": "prod",
-        "service": "api",
-        "serviceArn": SERVICE_ARN,
-        "taskDefinitionArn": revision(number),
-        "previousTaskDefinitionArn": revision(number - 1),
-        "deploymentId": f"ecs-svc/{number}000",
-        "pushedAt": parse_time(f"2026-11-20T10:{minutes:02d}:00Z") - 5,
-        "notification": json.dumps({"status": "DEPLOYING"}),
-    }
+    recorded_at = parse_time(f"2026-11-20T10:{minutes:02d}:00Z")
+    return HistoryItem(
+        repository="api",
+        target="prod",
+        tag=tag,
+        digest=image_digest,
+        image=f"{REGISTRY}/api@{image_digest}",
+        trigger=trigger,
+        status=status,
+        cluster="prod",
+        service="api",
+        service_arn=SERVICE_ARN,
+        task_definition_arn=revision(number),
+        previous_task_definition_arn=revision(number - 1),
+        deployment_id=f"ecs-svc/{number}000",
+        event_id=f"event-{tag}-{minutes:02d}",
+        pushed_at=recorded_at - 5,
+        recorded_at=recorded_at,
+        notification=json.dumps({"status": "DEPLOYING"}),
+    )
 
 
 @dataclass
@@ -266,7 +89,7 @@ class World:
 
 
 def world(
-    *history: dict[str, Any],
+    *history: HistoryItem,
     running: int = 3,
     rollout_in_progress: bool = False,
     in_progress: str | None = SERVICE_DEPLOYMENT_ARN,
@@ -276,7 +99,7 @@ def world(
 ) -> World:
     ledger = InMemoryLedger()
     for item in history:
-        ledger.add_history("api", "prod", f"event-{item['tag']}-{item['time']}", item)
+        ledger.add_history(item)
     service = ServiceState(
         arn=SERVICE_ARN,
         name="api",
@@ -288,7 +111,7 @@ def world(
     ecs = FakeEcs(service, in_progress=in_progress)
     publisher = FakePublisher(error=publish_error)
     operations = TargetOperations(
-        configs=FakeConfigs(),
+        configs=FakeConfigs(dict(CONFIGS)),
         ecs=ecs,
         publisher=publisher,
         ledger=ledger,
@@ -304,7 +127,7 @@ def rollback_request(*, dry_run: bool = False, target: str = "prod") -> Rollback
 
 V1 = deploy_item("v1.4.1", 2, "COMPLETED", minutes=0)
 V2 = deploy_item("v1.4.2", 3, "COMPLETED", minutes=10)
-V2_DEPLOYING = {**V2, "status": "DEPLOYING"}
+V2_DEPLOYING = replace(V2, status="DEPLOYING")
 
 
 # --- where a rollback goes -------------------------------------------------------------------------------
@@ -328,7 +151,7 @@ V2_DEPLOYING = {**V2, "status": "DEPLOYING"}
             id="rolled-back-deploys-are-skipped",
         ),
         pytest.param(
-            [V2, {**V1, "taskDefinitionArn": revision(3)}],
+            [V2, replace(V1, task_definition_arn=revision(3))],
             revision(3),
             None,
             id="an-earlier-deploy-of-the-same-revision-is-no-destination",
@@ -339,29 +162,29 @@ V2_DEPLOYING = {**V2, "status": "DEPLOYING"}
     ],
 )
 def test_rollback_destination_is_the_last_completed_deploy_before_the_running_one(
-    history: list[dict[str, Any]], current: str, expected: str | None
+    history: list[HistoryItem], current: str, expected: str | None
 ) -> None:
     # Given a target's history, newest first, and the revision its service runs
     # When the rollback destination is chosen
     destination = rollback_destination(history, current)
 
     # Then it is the newest COMPLETED deploy older than the running one, on another revision (or none)
-    assert (destination.get("taskDefinitionArn") if destination else None) == expected
+    assert (destination.task_definition_arn if destination else None) == expected
 
 
 def test_a_second_rollback_does_not_go_back_to_the_revision_rolled_back_from() -> None:
     # Given prod was rolled back from v1.4.2 (revision 3) to v1.4.1 (revision 2), and the rollback completed
-    rolled_back_to_v1 = {
-        **deploy_item("v1.4.1", 2, "COMPLETED", minutes=20, trigger="rollback"),
-        "previousTaskDefinitionArn": revision(3),
-    }
+    rolled_back_to_v1 = replace(
+        deploy_item("v1.4.1", 2, "COMPLETED", minutes=20, trigger="rollback"),
+        previous_task_definition_arn=revision(3),
+    )
     history = [rolled_back_to_v1, V2, V1]
 
     # When the destination of another rollback is chosen
     destination = rollback_destination(history, revision(2))
 
     # Then it is not v1.4.2's revision, which was rolled back from
-    assert destination is None or destination.get("taskDefinitionArn") != revision(3)
+    assert destination is None or destination.task_definition_arn != revision(3)
 
 
 # --- rollback ----------------------------------------------------------------------------------------------
@@ -401,8 +224,8 @@ def test_rollback_notification_says_it_is_a_rollback_from_what_to_what() -> None
     assert notification.subject == "pushdeploy DEPLOYING (rollback): api:v1.4.1 to prod (prod/api)"
     assert (message["status"], message["trigger"]) == ("DEPLOYING", "rollback")
     assert message["reason"] == "rollback of prod from api-prod:3 (v1.4.2) to api-prod:2 (v1.4.1)"
-    assert (message["tag"], message["digest"]) == ("v1.4.1", V1["digest"])
-    assert message["image"] == V1["image"]
+    assert (message["tag"], message["digest"]) == ("v1.4.1", V1.digest)
+    assert message["image"] == V1.image
     assert message["rollback"]["from"] == revision(3)
     assert message["rollback"]["to"] == revision(2)
     assert message["eventId"] == REQUEST_ID
@@ -419,15 +242,15 @@ def test_rollback_is_recorded_as_a_deploy_of_the_image_it_puts_back() -> None:
     # Then the ledger says prod runs v1.4.1's image on revision 2, as of the rollback, with no claim left
     state = given.ledger.read_state("api", "prod")
     assert state.deployed is not None
-    assert state.deployed.push == PushRecord(V1["digest"], "v1.4.1", NOW, REQUEST_ID)
+    assert state.deployed.push == PushRecord(V1.digest, "v1.4.1", NOW, REQUEST_ID)
     assert state.deployed.task_definition_arn == revision(2)
     assert state.claim is None
     # And the history's newest item is the rollback, DEPLOYING, with the deployment it started
     newest = given.ledger.history_of("api", "prod")[0]
-    assert (newest["trigger"], newest["status"], newest["tag"]) == ("rollback", "DEPLOYING", "v1.4.1")
-    assert (newest["taskDefinitionArn"], newest["previousTaskDefinitionArn"]) == (revision(2), revision(3))
-    assert newest["deploymentId"] == "ecs-svc/9000000000000000001"
-    assert newest["time"] == describe_time(NOW)
+    assert (newest.trigger, newest.status, newest.tag) == ("rollback", "DEPLOYING", "v1.4.1")
+    assert (newest.task_definition_arn, newest.previous_task_definition_arn) == (revision(2), revision(3))
+    assert newest.deployment_id == "ecs-svc/9000000000000000001"
+    assert newest.as_result()["time"] == describe_time(NOW)
     # And the tracker can find that deployment
     assert given.ledger.find_deployment("ecs-svc/9000000000000000001") is not None
 
@@ -522,7 +345,7 @@ def test_rollback_that_finds_nothing_to_stop_and_nowhere_to_go_does_not_claim_to
         pytest.param((deploy_item("v1.4.1", 2, "FAILED", minutes=0), V2), 3, id="only-a-failed-deploy-before"),
     ],
 )
-def test_rollback_with_nothing_completed_before_is_refused(history: tuple[dict[str, Any], ...], running: int) -> None:
+def test_rollback_with_nothing_completed_before_is_refused(history: tuple[HistoryItem, ...], running: int) -> None:
     # Given prod has no COMPLETED deploy before the one it runs
     given = world(*history, running=running)
 
@@ -545,7 +368,7 @@ def test_rollback_with_nothing_completed_before_is_refused(history: tuple[dict[s
     [pytest.param(False, (V1, V2), False, id="completed"), pytest.param(True, (V1, V2_DEPLOYING), True, id="rolling")],
 )
 def test_rollback_dry_run_returns_the_plan_and_changes_nothing(
-    rollout_in_progress: bool, history: tuple[dict[str, Any], ...], stops: bool
+    rollout_in_progress: bool, history: tuple[HistoryItem, ...], stops: bool
 ) -> None:
     # Given prod runs v1.4.2 after v1.4.1
     given = world(*history, rollout_in_progress=rollout_in_progress)
@@ -593,7 +416,7 @@ def test_rollback_while_a_deploy_holds_the_target_is_refused() -> None:
 def test_a_failed_service_update_gives_the_claim_back_and_announces_nothing() -> None:
     # Given ECS throttles UpdateService
     given = world(V1, V2)
-    given.ecs.update_error = AwsCallError("ecs:UpdateService", "ThrottlingException", "Rate exceeded")
+    given.ecs.fail_next("update_service", AwsCallError("ecs:UpdateService", "ThrottlingException", "Rate exceeded"))
 
     # When prod is rolled back
     with pytest.raises(AwsCallError):
@@ -617,7 +440,7 @@ def test_a_lost_rollback_notification_still_records_the_rollback_and_frees_the_t
     assert given.ecs.calls == [("update", "prod", "api", revision(2), False)]
     state = given.ledger.read_state("api", "prod")
     assert state.claim is None
-    assert given.ledger.history_of("api", "prod")[0]["trigger"] == "rollback"
+    assert given.ledger.history_of("api", "prod")[0].trigger == "rollback"
 
 
 def test_rollback_of_an_unknown_target_lists_the_targets() -> None:
