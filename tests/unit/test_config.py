@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pushdeploy.domain import errors
 from pushdeploy.domain.config import (
     KNOWN_FIELDS,
     MAX_CONTAINERS,
@@ -20,6 +21,7 @@ from pushdeploy.domain.config import (
     target_name,
 )
 from pushdeploy.domain.errors import ConfigError, DeployError
+from pushdeploy.domain.scope import OutOfScopeError
 from tests.unit.builders import PARAMETER
 
 FULL_CONFIG: dict[str, Any] = {
@@ -456,3 +458,240 @@ def test_known_fields_with_arbitrary_values_parse_or_raise_config_error(document
     # When it is parsed
     # Then it parses or raises ConfigError naming the parameter
     _parses_or_raises_config_error(json.dumps(document))
+
+
+# --- duplicate keys --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "keys"),
+    [
+        pytest.param(
+            '{"cluster": "main", "service": "api", "tags": ["staging-*"],'
+            ' "environment": {"LOG_LEVEL": "debug"}, "environment": {"FEATURE_X": "on"}}',
+            "'environment'",
+            id="top-level",
+        ),
+        pytest.param(
+            '{"cluster": "main", "service": "api", "tags": ["staging-*"],'
+            ' "environment": {"LOG_LEVEL": "debug", "LOG_LEVEL": "info"}}',
+            "'LOG_LEVEL'",
+            id="in-environment",
+        ),
+        pytest.param(
+            '{"cluster": "main", "service": "api", "tags": ["staging-*"], "create": {"taskDefinition": "api",'
+            ' "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"], "subnets": []}}}}',
+            "'subnets'",
+            id="three-levels-down",
+        ),
+        pytest.param(
+            '{"cluster": "a", "cluster": "b", "service": "api", "service": "web", "tags": ["*"]}',
+            "'cluster', 'service'",
+            id="two-keys",
+        ),
+    ],
+)
+def test_a_key_given_twice_is_refused_naming_it_at_every_level(raw: str, keys: str) -> None:
+    # Given a stored config naming the same key twice in one object (JSON keeps the last, silently)
+    # When it is parsed
+    with pytest.raises(ConfigError) as caught:
+        parse_target_config(PARAMETER, raw)
+
+    # Then it is refused, naming the key(s)
+    assert caught.value.problem == (
+        f"key(s) {keys} appear more than once in one JSON object (only the last would count); keep one of each"
+    )
+
+
+def test_the_same_key_in_two_objects_is_not_a_duplicate() -> None:
+    # Given LOG_LEVEL set once in environment, and a secret named LOG_FORMAT, and "subnets" in its own object
+    raw = json.dumps({**MINIMAL_CONFIG, "environment": {"LOG_LEVEL": "info"}, "secrets": {"LOG_FORMAT": "/a/b"}})
+
+    # When it is parsed
+    # Then it is a config
+    assert parse_target_config(PARAMETER, raw).environment == {"LOG_LEVEL": "info"}
+
+
+# --- bounded messages ------------------------------------------------------------------------------------
+
+
+def test_a_huge_unknown_key_gives_a_bounded_message() -> None:
+    # Given a config with one unknown key of 200,000 characters
+    error = config_error(with_fields(**{"k" * 200_000: 1}))
+
+    # Then the message shows the start of the key and how much more there was
+    assert len(str(error)) < 1_000
+    assert error.problem.startswith("unknown field 'kkkk")
+    assert "(and 199,880 more characters)'" in error.problem
+
+
+def test_twenty_thousand_unknown_keys_give_a_bounded_message_that_counts_them() -> None:
+    # Given a config with 20,000 unknown keys
+    error = config_error(with_fields(**{f"x{index:05d}": 1 for index in range(20_000)}))
+
+    # Then the message names the first and counts the rest
+    assert len(str(error)) < 1_000
+    assert error.problem.startswith("unknown field 'x00000'")
+    assert error.problem.endswith("; 19,999 more unknown field(s)")
+
+
+def test_twenty_thousand_unknown_keys_without_a_required_field_give_a_bounded_message() -> None:
+    # Given a config without 'tags' and with 20,000 unknown keys, one a huge near-miss
+    document = {"cluster": "main", "service": "api", **{f"x{index}": 1 for index in range(20_000)}}
+    document["tag" + "s" * 100_000] = ["*"]
+
+    # When it is parsed
+    error = config_error(document)
+
+    # Then the message names the missing field, bounded
+    assert error.problem == "missing required field 'tags'"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"cluster": "c" * 200_000}, id="cluster"),
+        pytest.param({"tags": ["*", 7, "x" * 200_000]}, id="tags"),
+        pytest.param({"tags": ["x" * 200_000, 1]}, id="tag-item"),
+        pytest.param({"secrets": {"A" * 200_000: "/x"}, "environment": {"A" * 200_000: "y"}}, id="clash"),
+        pytest.param({"secrets": {"API_KEY": "arn:aws:s3:::" + "b" * 200_000}}, id="secret-reference"),
+        pytest.param({"secrets": {"1" + "A" * 200_000: "/x"}}, id="variable-name"),
+        pytest.param({"environment": {"A" * 200_000: 5}}, id="variable-value"),
+        pytest.param({"environment": {"A": ["v" * 200_000]}}, id="variable-array"),
+        pytest.param({"secretsPath": "p" * 200_000}, id="secrets-path"),
+        pytest.param({"slackWebhook": "w" * 200_000}, id="webhook"),
+        pytest.param({"create": {"taskDefinition": "f" * 200_000}}, id="family"),
+        pytest.param({"create": {"taskDefinition": "api", "x" * 200_000: 1}}, id="create-field"),
+        pytest.param({"create": {"taskDefinition": "api", "desiredCount": "9" * 200_000}}, id="desired-count"),
+        pytest.param(
+            {
+                "create": {
+                    "taskDefinition": "api",
+                    "networkConfiguration": {
+                        "awsvpcConfiguration": {"subnets": ["s"], **{f"k{i}" * 1000: 1 for i in range(100)}}
+                    },
+                }
+            },
+            id="awsvpc-fields",
+        ),
+    ],
+)
+def test_a_huge_value_in_any_field_gives_a_bounded_message(fields: dict[str, Any]) -> None:
+    # Given a config with a 200,000-character value (or many big keys) in one field
+    # When it is parsed
+    error = config_error(with_fields(**fields))
+
+    # Then the message is bounded
+    assert len(str(error)) < 2_000, str(error)[:300]
+
+
+# --- JSON's names for what was found ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "described"),
+    [(None, "null"), (True, "true"), (False, "false"), (3, "a number"), ("x", "a string"), ([], "an array")],
+)
+def test_a_wrong_type_is_named_as_json_names_it(value: Any, described: str) -> None:
+    # Given a config whose environment holds a non-string
+    error = config_error(with_fields(secrets=value) if not isinstance(value, str) else with_fields(tags=value))
+
+    # Then the message names what it got in JSON's words (never "a boolean", "a list", "NoneType")
+    assert error.problem.endswith(f"got {described}")
+
+
+# --- service ARNs and the cluster ------------------------------------------------------------------------
+
+
+def test_a_service_arn_of_another_cluster_is_refused() -> None:
+    # Given a config whose cluster is staging (allowed) and whose service ARN is in cluster prod
+    document = with_fields(cluster="staging", service="arn:aws:ecs:us-east-1:123456789012:service/prod/api")
+
+    # When it is parsed
+    error = config_error(document)
+
+    # Then it is refused: the scope is checked on the cluster, so the service must be in it
+    assert error.problem == (
+        "field 'service' is a service of cluster prod, but field 'cluster' is staging; name the service's own cluster"
+    )
+
+
+def test_a_service_arn_of_the_configs_cluster_is_accepted() -> None:
+    # Given a cluster ARN and a service ARN in that cluster (and an old-format service ARN)
+    cluster = "arn:aws:ecs:us-east-1:123456789012:cluster/staging"
+    for service in (
+        "arn:aws:ecs:us-east-1:123456789012:service/staging/api",
+        "arn:aws:ecs:us-east-1:123456789012:service/api",
+    ):
+        # When it is parsed
+        config = parse(with_fields(cluster=cluster, service=service))
+
+        # Then both are kept
+        assert (config.cluster, config.service) == (cluster, service)
+
+
+def test_cluster_and_service_arns_of_different_accounts_are_refused() -> None:
+    # Given a cluster ARN of one account and a service ARN of another
+    document = with_fields(
+        cluster="arn:aws:ecs:us-east-1:123456789012:cluster/staging",
+        service="arn:aws:ecs:us-east-1:999999999999:service/staging/api",
+    )
+
+    # When it is parsed
+    # Then it is refused
+    assert config_error(document).problem == (
+        "fields 'cluster' and 'service' are ARNs of different accounts or Regions"
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("cluster", "arn:aws:ecs:us-east-1:123456789012:service/staging/api"),
+        ("service", "arn:aws:ecs:us-east-1:123456789012:cluster/staging"),
+    ],
+)
+def test_an_arn_of_the_other_kind_is_refused(field: str, value: str) -> None:
+    # Given a cluster given as a service ARN, or a service given as a cluster ARN
+    # When it is parsed
+    # Then it is refused naming the field
+    assert config_error(with_fields(**{field: value})).problem.startswith(
+        f"field '{field}' must be an ECS {field} name or ARN, got "
+    )
+
+
+# --- reason codes ----------------------------------------------------------------------------------------
+
+
+def test_each_error_carries_its_reason_code() -> None:
+    # Given the error classes a failed target can report
+    # Then each says its reason code, as the notification's "code" names it
+    assert {
+        cls.__name__: cls.code
+        for cls in (
+            errors.DeployError,
+            errors.InvalidEventError,
+            errors.ConfigError,
+            errors.ImageNotFoundError,
+            errors.ClusterNotFoundError,
+            errors.ServiceNotDeployableError,
+            errors.TaskDefinitionError,
+            errors.MissingParametersError,
+            errors.AwsCallError,
+            OutOfScopeError,
+        )
+    } == {
+        "DeployError": "error",
+        "InvalidEventError": "error",
+        "ConfigError": "config",
+        "ImageNotFoundError": "error",
+        "ClusterNotFoundError": "service",
+        "ServiceNotDeployableError": "service",
+        "TaskDefinitionError": "task-definition",
+        "MissingParametersError": "missing-secret",
+        "AwsCallError": "aws",
+        "OutOfScopeError": "out-of-scope",
+    }
+    # And an AWS failure keeps AWS's own code apart from its reason code
+    failure = errors.AwsCallError("ecs:UpdateService", "ThrottlingException", "Rate exceeded")
+    assert (failure.code, failure.aws_error_code) == ("aws", "ThrottlingException")

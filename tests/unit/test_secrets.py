@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pushdeploy.domain.config import TargetConfig, parse_target_config
-from pushdeploy.domain.errors import ConfigError, DeployError
+from pushdeploy.domain.errors import ConfigError, DeployError, MissingParametersError
 from pushdeploy.domain.push import AwsLocation, Trigger, ecr_registry
 from pushdeploy.domain.secrets import SecretReference, resolve_secret, target_secrets
 from tests.unit.builders import ACCOUNT, DIGEST, PARAMETER, REGION, SERVICE_ARN, image_push
@@ -257,3 +257,48 @@ def test_image_push_of_a_namespaced_repository() -> None:
     # Then the namespace is part of the path
     assert push.image_uri == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/team/api@{DIGEST}"
     assert push.trigger.value == "manual"
+
+
+# --- bounded messages ------------------------------------------------------------------------------------
+
+
+def test_thousands_of_missing_parameters_are_listed_up_to_ten() -> None:
+    # Given 5,000 secret parameters that do not exist
+    names = [f"/api/staging/env/SECRET_{index:04d}" for index in range(5_000)]
+
+    # When the error is made
+    error = MissingParametersError(names)
+
+    # Then it lists the first ten and counts the rest, and keeps every name for the caller
+    assert str(error).startswith(
+        "secret parameter(s) not found in Parameter Store: /api/staging/env/SECRET_0000, /api/staging/env/SECRET_0001"
+    )
+    assert "SECRET_0009 … and 4,990 more; create them or remove them" in str(error)
+    assert len(str(error)) < 1_000
+    assert error.names == names
+    assert error.code == "missing-secret"
+
+
+def test_an_arn_too_long_to_show_is_cut_in_the_error() -> None:
+    # Given text of 100,000 characters that is not an ARN
+    # When its location is read
+    with pytest.raises(DeployError) as caught:
+        AwsLocation.from_arn("x" * 100_000)
+
+    # Then the error shows its start and says how much more there was
+    assert str(caught.value).startswith('not an ARN: "xxx')
+    assert str(caught.value).endswith("(and 99,880 more characters)")
+
+
+def test_a_huge_parameter_name_under_the_path_gives_a_bounded_message() -> None:
+    # Given a parameter under secretsPath whose 10,000-character last segment is no variable name
+    target = config(secretsPath="/api/staging/env")
+    parameter = "/api/staging/env/" + "-" * 10_000
+
+    # When the target's secrets are gathered
+    with pytest.raises(ConfigError) as caught:
+        target_secrets(target, [parameter], HERE)
+
+    # Then the message is bounded
+    assert len(str(caught.value)) < 1_000
+    assert "more characters) under secretsPath /api/staging/env is not named like an environment" in str(caught.value)

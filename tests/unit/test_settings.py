@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pushdeploy.settings import Settings, SettingsError, TrackerSettings
+from pushdeploy.settings import Settings, SettingsError, TrackerSettings, function_account
 
 BASE = {"AWS_REGION": "eu-west-1", "TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:t", "TABLE_NAME": "deploys"}
 
@@ -56,3 +56,27 @@ def test_the_tracker_needs_only_region_topic_and_table() -> None:
 
     # Then it is read as given
     assert (settings.region, settings.topic_arn, settings.table_name) == ("eu-west-1", BASE["TOPIC_ARN"], "deploys")
+
+
+def test_the_stack_account_is_read_when_the_template_sets_it() -> None:
+    # Given ACCOUNT_ID set (template: AWS::AccountId), and not set
+    # When the deploy function reads its environment
+    # Then the account is known in the first case, None in the second
+    assert Settings.from_environment({**BASE, "ACCOUNT_ID": "123456789012"}).account_id == "123456789012"
+    assert Settings.from_environment(BASE).account_id is None
+
+
+def test_an_account_id_that_is_not_twelve_digits_is_refused() -> None:
+    # Given ACCOUNT_ID set to something else
+    # Then reading the environment fails, naming the variable
+    with pytest.raises(SettingsError, match=r"^ACCOUNT_ID must be a 12-digit account id, got 'prod'$"):
+        Settings.from_environment({**BASE, "ACCOUNT_ID": "prod"})
+
+
+def test_the_function_account_comes_from_its_invoked_function_arn() -> None:
+    # Given the Lambda context's invoked_function_arn
+    # When the function's account is read
+    # Then it is the ARN's account
+    assert function_account("arn:aws:lambda:eu-west-1:123456789012:function:pushdeploy-Deploy") == "123456789012"
+    with pytest.raises(SettingsError, match="names no account"):
+        function_account("pushdeploy-Deploy")
