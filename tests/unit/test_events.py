@@ -854,11 +854,14 @@ def test_eventbridge_envelope_with_a_number_for_its_source_or_type_is_refused(fi
 
 
 def test_push_with_a_null_tag_is_untagged() -> None:
-    # Given a push whose image-tag is null (as absent)
-    # When it is parsed
-    parsed = parse_request(push_event(**{"image-tag": ""}))
+    # Given a push whose image-tag is null
+    event = load_event("ecr-push.json")
+    event["detail"]["image-tag"] = None
 
-    # Then it is ignored as untagged, like an empty tag
+    # When it is parsed
+    parsed = parse_request(event)
+
+    # Then it is ignored as untagged, like an absent or empty tag (null is no number or boolean to refuse)
     assert isinstance(parsed, IgnoredEvent)
     assert parsed.reason.startswith("untagged push")
 
