@@ -28,10 +28,10 @@ def world(session: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[W
     monkeypatch.setenv("TABLE_NAME", create_deploy_table(session))
     monkeypatch.setenv("CONFIG_PREFIX", CONFIG_PREFIX)
     monkeypatch.setenv("CONFIG_CACHE_SECONDS", "0")
-    wiring.entry_point.cache_clear()
+    wiring.reset()
     parameters.clear_caches()  # type: ignore[no-untyped-call]
     yield created
-    wiring.entry_point.cache_clear()
+    wiring.reset()
     parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 

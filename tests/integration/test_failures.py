@@ -636,7 +636,7 @@ def _without_detail() -> Any:
             "manual deploy: unknown field(s) target",
             id="manual-unknown-field",
         ),
-        pytest.param(lambda: ["api", "v1.4.2"], "event must be a JSON object, got list", id="not-an-object"),
+        pytest.param(lambda: ["api", "v1.4.2"], "event must be a JSON object, got an array", id="not-an-object"),
         pytest.param(lambda: {"image": "api:v1.4.2"}, "got keys: image", id="neither-kind"),
     ],
 )
@@ -700,7 +700,7 @@ def test_importing_the_function_creates_no_aws_client(monkeypatch: pytest.Monkey
     monkeypatch.setattr(boto3.Session, "client", no_client)
     monkeypatch.setattr(boto3, "client", no_client)
     monkeypatch.setattr(botocore.session.Session, "create_client", only_xray)
-    wiring.entry_point.cache_clear()
+    wiring.reset()
 
     with fresh_pushdeploy_modules():
         # When functions/deploy/app.py is imported

@@ -24,7 +24,9 @@ from botocore.client import BaseClient
 from pushdeploy import wiring
 from pushdeploy.adapters.ledger import DynamoDbLedger
 from pushdeploy.domain.errors import InvalidEventError
-from pushdeploy.domain.ledger import DeployedRecord, PushRecord, describe_time
+from pushdeploy.domain.ledger import DeployedRecord, PushRecord
+from pushdeploy.domain.records import HistoryItem
+from pushdeploy.domain.times import describe_time
 from pushdeploy.usecases.rollback import NothingToRollBackError
 from tests.helpers import Inbox, LambdaContext, Received, load_event, load_function
 from tools.sample_world import ACCOUNT, SECRET_VALUE, World, put_target_config
@@ -59,7 +61,7 @@ def run(world: World) -> Run:
 @pytest.fixture
 def track(world: World) -> Iterator[Track]:
     """The tracker function's handler."""
-    wiring.tracker.cache_clear()
+    wiring.reset()
     app = load_function("track")
 
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +69,7 @@ def track(world: World) -> Iterator[Track]:
         return result
 
     yield invoke
-    wiring.tracker.cache_clear()
+    wiring.reset()
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -264,14 +266,30 @@ def test_history_of_two_deploys_in_one_second_is_newest_first(session: boto3.Ses
             "staging",
             "token",
             DeployedRecord(push, f"{TASK_DEFINITION}/api-staging:2", at),
-            {"time": describe_time(now), "tag": tag, "status": "DEPLOYING"},
+            HistoryItem(
+                repository="api",
+                target="staging",
+                tag=tag,
+                digest=push.digest,
+                image=f"api@{push.digest}",
+                trigger="push",
+                status="DEPLOYING",
+                cluster="staging",
+                service="api",
+                task_definition_arn=f"{TASK_DEFINITION}/api-staging:2",
+                previous_task_definition_arn=None,
+                deployment_id=None,
+                event_id=event_id,
+                pushed_at=at,
+                recorded_at=at,
+            ),
         )
 
     # When the history is read
     history = deploys.history("api", "staging", 10)
 
     # Then the later deploy comes first
-    assert [item["tag"] for item in history] == ["staging-42", "staging-41"]
+    assert [item.tag for item in history] == ["staging-42", "staging-41"]
 
 
 # --- rollback --------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 @pytest.fixture
 def track(world: World) -> Iterator[Track]:
     """The tracker function's handler, wired to the world's table and topic."""
-    wiring.tracker.cache_clear()
+    wiring.reset()
     app = load_function("track")
 
     def run(event: dict[str, Any]) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def track(world: World) -> Iterator[Track]:
         return result
 
     yield run
-    wiring.tracker.cache_clear()
+    wiring.reset()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pushdeploy import wiring
 from tests.helpers import Inbox
 from tools.faultproxy import FaultProxy
 from tools.localaws import Invocation, LocalAws, LocalStack, StackFunction, patched_environ
@@ -159,3 +160,4 @@ def rig(
     shared_world.restore()
     with FaultProxy(local.endpoint) as proxy:
         yield Rig(local=local, shared=shared_world, proxy=proxy, monkeypatch=monkeypatch)
+    wiring.reset()  # a test may have wired its own seams

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from functools import partial
 from typing import Any
 from unittest.mock import patch
 
@@ -37,7 +36,6 @@ from moto import mock_aws
 
 from pushdeploy import wiring
 from pushdeploy.domain.ledger import describe_time, parse_time
-from pushdeploy.usecases import deploy
 from pushdeploy.usecases.deploy import DeployIncompleteError
 from tests.helpers import Inbox, LambdaContext, load_event, load_function
 from tools.sample_world import CONFIG_PREFIX, World, create_deploy_table, seed_world
@@ -127,13 +125,13 @@ def rig(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
         monkeypatch.setenv("CONFIG_PREFIX", CONFIG_PREFIX)
         monkeypatch.setenv("CONFIG_CACHE_SECONDS", "0")
         monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")  # hundreds of deploys: keep the output short
-        wiring.entry_point.cache_clear()
+        wiring.reset()
         parameters.clear_caches()  # type: ignore[no-untyped-call]
         app = load_function("deploy")
         built = Rig(session, world, Inbox(session, world.topic_arn), app.handler, os.environ["TABLE_NAME"])
         built.reset()
         yield built
-    wiring.entry_point.cache_clear()
+    wiring.reset()
     parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 
@@ -365,8 +363,7 @@ def test_pushes_to_one_target_at_once_end_on_the_newest_each_digest_registered_o
 ) -> None:
     # Given the Deployer waits for a claim 50 times faster than it does on Lambda
     waits = Waits()
-    monkeypatch.setattr(wiring, "Deployer", partial(deploy.Deployer, sleep=waits.sleep))
-    wiring.entry_point.cache_clear()
+    wiring.reset(wiring.Seams(sleep=waits.sleep))
     outcomes: Counter[str] = Counter()
     shuffle = random.Random(20261120)
     for round_number in range(ROUNDS):

@@ -233,8 +233,9 @@ def short_client_timeouts(monkeypatch: pytest.MonkeyPatch) -> Iterator[float]:
     """The handler's clients with a 1.5 s read timeout (10 s in production), so that a timeout is quick (yet
     no slow answer of a busy moto is taken for one)."""
     read_timeout = 1.5
-    monkeypatch.setattr(wiring, "CLIENT_CONFIG", wiring.CLIENT_CONFIG.merge(Config(read_timeout=read_timeout)))
+    wiring.reset(wiring.Seams(client_config=wiring.CLIENT_CONFIG.merge(Config(read_timeout=read_timeout))))
     yield read_timeout
+    wiring.reset()
 
 
 # -- a passing fault -------------------------------------------------------------------------------------
@@ -337,7 +338,7 @@ def test_a_lasting_fault_ends_deployed_or_reported_and_running_again_finishes(
     before = revisions(rig)
     rig.proxy.fail(site.service, site.operation, times=None, error=SERVICE_UNAVAILABLE)
     # (a target found claimed is waited for 1 s instead of 45: the outcome is the same, sooner)
-    monkeypatch.setattr(deploy, "BUSY_WAIT_SECONDS", 1)
+    wiring.reset(wiring.Seams(busy_wait_seconds=1))
 
     # When the deploy runs: a push through the rule (Lambda runs it up to 1 + MaximumRetryAttempts times),
     # a manual deploy once, from the console

@@ -18,7 +18,6 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from functools import partial
 from typing import Any
 from unittest.mock import patch
 
@@ -36,7 +35,6 @@ from pushdeploy import wiring
 from pushdeploy.domain.config import TargetConfig, parse_target_config
 from pushdeploy.domain.errors import ConfigError, DeployError, InvalidEventError
 from pushdeploy.events import IgnoredEvent, parse_deploy_event
-from pushdeploy.usecases import deploy
 from pushdeploy.usecases.deploy import DeployIncompleteError
 from tests.helpers import EVENTS, LambdaContext, load_event, load_function
 from tools.sample_world import (
@@ -138,9 +136,7 @@ def fuzz(sample_world: Fuzz, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fuzz]:
     monkeypatch.setenv("CONFIG_CACHE_SECONDS", "0")
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "CRITICAL")  # refusals are logged as errors, by design
     # A claim left behind would make the next push wait 45 s for it: give up after a second instead.
-    monkeypatch.setattr(deploy, "BUSY_WAIT_SECONDS", 1)
-    monkeypatch.setattr(wiring, "Deployer", partial(deploy.Deployer, sleep=lambda seconds: time.sleep(0.01)))
-    wiring.entry_point.cache_clear()
+    wiring.reset(wiring.Seams(busy_wait_seconds=1, sleep=lambda seconds: time.sleep(0.01)))
     parameters.clear_caches()  # type: ignore[no-untyped-call]
     fuzzed.handler = load_function("deploy").handler
     original = vars(BaseClient)["_make_api_call"]  # not in botocore-stubs
@@ -151,7 +147,7 @@ def fuzz(sample_world: Fuzz, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fuzz]:
 
     with patch.object(BaseClient, "_make_api_call", record):
         yield fuzzed
-    wiring.entry_point.cache_clear()
+    wiring.reset()
     parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 

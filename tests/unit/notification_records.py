@@ -10,6 +10,7 @@ from typing import Any
 from pushdeploy.domain.messages import render_notification
 from pushdeploy.domain.outcome import Outcome, render_outcome
 from pushdeploy.domain.push import Trigger
+from pushdeploy.domain.report import DeployStatus
 from pushdeploy.domain.taskdef import Change
 from tests.helpers import notification_schema
 from tests.unit.builders import ACCOUNT, REGION, deploying_report, image_push, skipped_report
@@ -60,6 +61,17 @@ def records() -> dict[str, dict[str, Any]]:
             reason=f"ECS rolled the deployment back (deployment ecs-svc/99): {CIRCUIT_BREAKER}",
             duration_seconds=3725.0,
             time=FINISHED,
+        ).message,
+        "RETRYING": render_notification(
+            replace(
+                deploying_report(),
+                status=DeployStatus.RETRYING,
+                deployment_id=None,
+                code="unknown",
+                reason="ecs:UpdateService failed: ReadTimeoutError: Read timeout; whether the service was updated "
+                "is unknown: being retried",
+            ),
+            time=PUBLISHED,
         ).message,
         "SKIPPED": render_notification(
             skipped_report(replace(image_push(trigger=Trigger.MANUAL), requested_by="alice@example.com")),

@@ -18,19 +18,20 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from pushdeploy.domain.ledger import (
     CLAIM_LEASE_SECONDS,
     Claim,
+    ClaimResult,
     DeployedRecord,
     Judgement,
     PendingRevision,
     PushRecord,
     TargetState,
     Verdict,
-    describe_time,
-    fingerprint,
     judge_push,
-    parse_time,
     reusable_revision,
     short_digest,
 )
+from pushdeploy.domain.plan import ClaimAction, decide_claim
+from pushdeploy.domain.taskdef import fingerprint
+from pushdeploy.domain.times import describe_time, parse_time
 
 NOW = parse_time("2026-11-20T12:00:00Z")
 T_OLD = parse_time("2026-11-20T10:00:00Z")
@@ -629,7 +630,7 @@ def test_a_push_waiting_for_the_claim_is_stale_when_the_digest_in_flight_was_tag
     assert "tag staging-43 " in judgement.reason and "tag build-42 " in judgement.reason
 
 
-# --- newest wins, with concurrent deploys, crashes and lapsed leases (a model of Deployer._claim) ------
+# --- newest wins, with concurrent deploys, crashes and lapsed leases (a model of Deployer._claim) -----------
 
 
 @dataclass
@@ -659,20 +660,19 @@ class Model:
         token = f"token-{next(self.tokens)}"
         if acquired:
             self.state = replace(prior, claim=Claim(token, worker.push, self.now + CLAIM_LEASE_SECONDS))
-        verdict = judge_push(prior, worker.push, manual=False, now=self.now).verdict
-        if acquired and verdict is Verdict.BUSY:
-            verdict = Verdict.PROCEED
-        if verdict is Verdict.PROCEED and acquired:
+        decision = decide_claim(ClaimResult(acquired, prior), worker.push, manual=False, now=self.now)
+        if decision.release:
+            self.release(token)
+        if decision.action is ClaimAction.DEPLOY:
             worker.phase, worker.token = "deploying", token
-        elif verdict in {Verdict.DUPLICATE, Verdict.STALE}:
-            if acquired:
-                self.release(token)
+        elif decision.action is ClaimAction.SKIP:
             worker.phase = "done"
-        elif verdict is Verdict.REFRESH and acquired and prior.deployed is not None:
+        elif decision.action is ClaimAction.REFRESH:
+            assert prior.deployed is not None
             self.state = TargetState(deployed=replace(prior.deployed, push=worker.push))  # commit, claim released
             self.commits.append(worker.push)
             worker.phase = "done"
-        # else BUSY, or a verdict to act on only while holding the claim: wait and retry
+        # else WAIT (or RENOTIFY, which these pushes never need): wait and retry
 
     def release(self, token: str) -> None:
         if self.state.claim is not None and self.state.claim.token == token:

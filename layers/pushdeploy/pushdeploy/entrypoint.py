@@ -28,6 +28,7 @@ _METRIC_NAMES = {
     DeployStatus.FAILED: "DeployFailed",
     DeployStatus.SKIPPED: "DeploySkipped",
     DeployStatus.PLANNED: "DeployPlanned",
+    DeployStatus.RETRYING: "DeployRetrying",
 }
 
 

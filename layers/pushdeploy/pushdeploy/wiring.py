@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 
 import boto3
@@ -17,7 +21,7 @@ from pushdeploy.adapters.webhook import WebhookClient, WebhookParameters
 from pushdeploy.domain.slack import SLACK
 from pushdeploy.entrypoint import DeployEntryPoint
 from pushdeploy.settings import Settings, SlackSettings, TrackerSettings
-from pushdeploy.usecases.deploy import Deployer
+from pushdeploy.usecases.deploy import BUSY_WAIT_SECONDS, Deployer
 from pushdeploy.usecases.notify import WebhookNotifier
 from pushdeploy.usecases.rollback import TargetOperations
 from pushdeploy.usecases.track import Tracker
@@ -34,32 +38,65 @@ CLIENT_CONFIG = Config(
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
-def build_entry_point(settings: Settings, session: boto3.Session | None = None) -> DeployEntryPoint:
-    """Wire the deploy use case to AWS."""
+@dataclass(frozen=True)
+class Seams:
+    """What tests and the benchmark vary in the composition root: time, waiting, the AWS clients' settings."""
+
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[], float] = random.random
+    busy_wait_seconds: float = BUSY_WAIT_SECONDS
+    client_config: Config = CLIENT_CONFIG
+
+
+_seams = Seams()
+
+
+def build_entry_point(
+    settings: Settings, session: boto3.Session | None = None, seams: Seams | None = None
+) -> DeployEntryPoint:
+    """Wire the deploy use case (and the manual operations) to AWS."""
+    seams = seams or _seams
     session = session or boto3.Session(region_name=settings.region)
-    ssm = session.client("ssm", config=CLIENT_CONFIG)
-    dynamodb = session.client("dynamodb", config=CLIENT_CONFIG)
+    config = seams.client_config
+    ssm = session.client("ssm", config=config)
+    dynamodb = session.client("dynamodb", config=config)
     configs = TargetConfigStore(ssm, settings.config_prefix, settings.config_cache_seconds)
     ecs = EcsServices(
-        session.client("ecs", config=CLIENT_CONFIG),
-        register_client=session.client("ecs", config=CLIENT_CONFIG.merge(NO_RETRIES)),
+        session.client("ecs", config=config),
+        register_client=session.client("ecs", config=config.merge(NO_RETRIES)),
+        sleep=seams.sleep,
     )
-    publisher = SnsPublisher(session.client("sns", config=CLIENT_CONFIG), settings.topic_arn)
+    publisher = SnsPublisher(session.client("sns", config=config), settings.topic_arn)
     ledger = DynamoDbLedger(dynamodb, settings.table_name)
+    # An ECS outcome that arrives before its deploy is recorded is handed back by the commit: the tracker's.
+    tracker = Tracker(ledger=ledger, publisher=publisher, clock=seams.clock)
     deployer = Deployer(
         configs=configs,
         ecs=ecs,
         parameters=SecretParameterCatalog(ssm, max_age=settings.config_cache_seconds),
-        images=EcrImages(session.client("ecr", config=CLIENT_CONFIG)),
+        images=EcrImages(session.client("ecr", config=config)),
         publisher=publisher,
         ledger=ledger,
         region=settings.region,
         allowed_clusters=settings.allowed_clusters,
         allowed_families=settings.allowed_families,
         notify_skipped=settings.notify_skipped,
+        clock=seams.clock,
+        sleep=seams.sleep,
+        jitter=seams.jitter,
+        busy_wait_seconds=seams.busy_wait_seconds,
+        apply_early_outcome=tracker.track,
     )
     operations = TargetOperations(
-        configs=configs, ecs=ecs, publisher=publisher, ledger=ledger, allowed_clusters=settings.allowed_clusters
+        configs=configs,
+        ecs=ecs,
+        publisher=publisher,
+        ledger=ledger,
+        allowed_clusters=settings.allowed_clusters,
+        clock=seams.clock,
+        apply_early_outcome=tracker.track,
+        region=settings.region,
     )
     # The idempotency records share the deploy table: pk "IDEMPOTENCY", sk the event's hash.
     persistence = DynamoDBPersistenceLayer(
@@ -73,13 +110,26 @@ def build_entry_point(settings: Settings, session: boto3.Session | None = None) 
     return DeployEntryPoint(deployer, operations, persistence, expires_after_seconds=settings.idempotency_seconds)
 
 
-def build_tracker(settings: TrackerSettings, session: boto3.Session | None = None) -> Tracker:
+def build_tracker(
+    settings: TrackerSettings, session: boto3.Session | None = None, seams: Seams | None = None
+) -> Tracker:
     """Wire the tracker to AWS."""
+    seams = seams or _seams
     session = session or boto3.Session(region_name=settings.region)
     return Tracker(
-        ledger=DynamoDbLedger(session.client("dynamodb", config=CLIENT_CONFIG), settings.table_name),
-        publisher=SnsPublisher(session.client("sns", config=CLIENT_CONFIG), settings.topic_arn),
+        ledger=DynamoDbLedger(session.client("dynamodb", config=seams.client_config), settings.table_name),
+        publisher=SnsPublisher(session.client("sns", config=seams.client_config), settings.topic_arn),
+        clock=seams.clock,
     )
+
+
+def reset(seams: Seams | None = None) -> None:
+    """Forget every use case built so far: the next invocation builds them anew, with ``seams`` (tests and
+    the benchmark vary time and clients this way; ``reset()`` puts the defaults back)."""
+    global _seams  # noqa: PLW0603 - the composition root's one piece of state
+    _seams = seams or Seams()
+    for built in (entry_point, tracker, slack_notifier):
+        built.cache_clear()
 
 
 @cache

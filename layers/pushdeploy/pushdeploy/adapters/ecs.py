@@ -17,9 +17,8 @@ from botocore.exceptions import (
 
 from pushdeploy.adapters.errors import aws_call, error_code
 from pushdeploy.domain.errors import ClusterNotFoundError, TaskDefinitionError
-from pushdeploy.domain.ledger import fingerprint
 from pushdeploy.domain.service import ServiceState
-from pushdeploy.domain.taskdef import registration_request
+from pushdeploy.domain.taskdef import fingerprint, registration_request
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -83,6 +82,9 @@ class EcsServices:
             or any(d.get("rolloutState") == "IN_PROGRESS" for d in deployments if d.get("status") == "PRIMARY"),
             circuit_breaker=bool(configuration.get("deploymentCircuitBreaker", {}).get("enable")),
             rollback_alarms=bool(configuration.get("alarms", {}).get("enable")),
+            primary_deployment_id=next(
+                (str(d["id"]) for d in deployments if d.get("status") == "PRIMARY" and d.get("id")), None
+            ),
         )
 
     def describe_task_definition(self, arn: str) -> tuple[dict[str, Any], list[dict[str, str]]]:

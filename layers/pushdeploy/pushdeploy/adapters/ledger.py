@@ -6,6 +6,7 @@ pk ``TARGET#<repository>#<target>``; sk ``STATE`` for the state, ``DEPLOY#<time>
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
@@ -15,6 +16,9 @@ from botocore.exceptions import ClientError
 
 from pushdeploy.adapters.errors import aws_call, error_code
 from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, PendingRevision, PushRecord, TargetState
+from pushdeploy.domain.outcome import DeploymentEvent
+from pushdeploy.domain.records import DeploymentRecord, HistoryItem, OutcomeUpdate
+from pushdeploy.domain.times import describe_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -70,7 +74,13 @@ class DynamoDbLedger:
         if pending is not None:
             update = "SET #pending = :pending REMOVE #claim"
             values[":pending"] = _value(
-                {"digest": pending.digest, "fingerprint": pending.fingerprint, "arn": pending.task_definition_arn}
+                {
+                    "digest": pending.digest,
+                    "fingerprint": pending.fingerprint,
+                    "arn": pending.task_definition_arn,
+                    "deploymentId": pending.deployment_id,
+                    "announced": pending.announced,
+                }
             )
         with aws_call("dynamodb:UpdateItem"):
             try:
@@ -92,14 +102,11 @@ class DynamoDbLedger:
                 # The lease lapsed and another deploy took over: nothing of ours to release.
 
     def commit(
-        self,
-        repository: str,
-        target: str,
-        token: str,
-        deployed: DeployedRecord,
-        history: Mapping[str, Any] | None,
-    ) -> None:
-        """Record the deployed push and release the claim, with a history item in the same transaction."""
+        self, repository: str, target: str, token: str, deployed: DeployedRecord, history: HistoryItem | None
+    ) -> DeploymentEvent | None:
+        """Record the deployed push and release the claim, with the history item and its deployment's record
+        in the same transaction. An outcome event parked for that deployment before it was recorded is
+        returned (and dropped from the record: the caller applies it)."""
         key = target_key(repository, target)
         update: dict[str, Any] = {
             "TableName": self._table,
@@ -119,40 +126,49 @@ class DynamoDbLedger:
         if history is None:
             with aws_call("dynamodb:UpdateItem"):
                 self._client.update_item(**update)
-            return
-        expires = int(deployed.deployed_at) + HISTORY_DAYS * 86400
-        # Milliseconds, so that deploys within one second still list newest first.
-        history_sk = f"DEPLOY#{_sortable_time(deployed.deployed_at)}#{deployed.push.event_id}"
-        fields = {name: value for name, value in history.items() if value is not None}
+            return None
+        expires = int(history.recorded_at) + HISTORY_DAYS * 86400
+        fields = _history_to_item(history)
         items: list[Any] = [
             {"Update": cast("UpdateTypeDef", update)},
-            {"Put": {"TableName": self._table, "Item": _item(key["pk"]["S"], history_sk, fields, expires)}},
+            {"Put": {"TableName": self._table, "Item": _item(key["pk"]["S"], _history_sk(history), fields, expires)}},
         ]
-        deployment_id = history.get("deploymentId")
-        if deployment_id:
+        pointer_index: int | None = None
+        if history.deployment_id:
             # How the tracker finds this deploy from an ECS event, and the service's latest deploy of ours
-            # (to recognise ECS's rollback of it).
-            pointer = {**fields, "targetPk": key["pk"]["S"], "historySk": history_sk}
+            # (to recognise ECS's rollback of it). An outcome event parked there first must not be lost.
+            pointer_index = len(items)
             items.append(
                 {
                     "Put": {
                         "TableName": self._table,
-                        "Item": _item(f"DEPLOYMENT#{deployment_id}", "DEPLOYMENT", pointer, expires),
+                        "Item": _item(_deployment_pk(history.deployment_id), "DEPLOYMENT", fields, expires),
+                        "ConditionExpression": "attribute_not_exists(parked)",
                     }
                 }
             )
-            if history.get("serviceArn"):
-                latest = {"deploymentId": deployment_id}
+            if history.service_arn:
+                latest = {"deploymentId": history.deployment_id}
                 items.append(
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": _item(f"SERVICE#{history['serviceArn']}", "LATEST", latest, expires),
+                            "Item": _item(f"SERVICE#{history.service_arn}", "LATEST", latest, expires),
                         }
                     }
                 )
         with aws_call("dynamodb:TransactWriteItems"):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+                return None
+            except ClientError as exc:
+                if pointer_index is None or not _cancelled_by(exc, pointer_index):
+                    raise
+            assert history.deployment_id is not None
+            parked = self.find_deployment(history.deployment_id)
+            del items[pointer_index]["Put"]["ConditionExpression"]
             self._client.transact_write_items(TransactItems=items)
+        return parked.parked if parked else None
 
     def read_state(self, repository: str, target: str) -> TargetState:
         """The target's state, without claiming it (a dry run's view)."""
@@ -160,30 +176,32 @@ class DynamoDbLedger:
             response = self._client.get_item(TableName=self._table, Key=target_key(repository, target))
         return _state(response.get("Item", {}))
 
-    def find_deployment(self, deployment_id: str) -> dict[str, Any] | None:
-        """What pushdeploy recorded of the ECS deployment ``deployment_id`` (None: not one of ours)."""
-        return self._get(f"DEPLOYMENT#{deployment_id}", "DEPLOYMENT")
+    def find_deployment(self, deployment_id: str) -> DeploymentRecord | None:
+        """What pushdeploy recorded of the ECS deployment ``deployment_id`` (None: nothing)."""
+        item = self._get(_deployment_pk(deployment_id), "DEPLOYMENT")
+        return _deployment_record(deployment_id, item) if item else None
 
     def latest_deployment_of(self, service_arn: str) -> str | None:
         """The id of the last deployment pushdeploy started on the service."""
         item = self._get(f"SERVICE#{service_arn}", "LATEST")
         return str(item["deploymentId"]) if item else None
 
-    def link_rollback(self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float) -> dict[str, Any]:
+    def link_rollback(self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float) -> DeploymentRecord:
         """Remember that ECS's deployment ``rollback_deployment_id`` rolls back ours; returns what is known of
         it (an outcome event parked before the link included)."""
         return self._note(rollback_deployment_id, {"rollbackOf": rolled_back_id}, expires_at)
 
-    def park_event(self, deployment_id: str, event: Mapping[str, Any], expires_at: float) -> dict[str, Any]:
-        """Keep an outcome event of a deployment not (yet) known to be ours; returns what is known of it."""
-        return self._note(deployment_id, {"parked": dict(event)}, expires_at)
+    def park_event(self, event: DeploymentEvent, expires_at: float) -> DeploymentRecord:
+        """Keep an outcome event of a deployment not (yet) known to be ours; returns what is known of it
+        (its deploy's record included, if that was committed meanwhile)."""
+        return self._note(event.deployment_id, {"parked": asdict(event)}, expires_at)
 
     def mark_outcome_notified(self, deployment_id: str) -> None:
         """Note that a deployment's outcome was published (a retry then has nothing to announce)."""
         with aws_call("dynamodb:UpdateItem"):
             self._client.update_item(
                 TableName=self._table,
-                Key={"pk": {"S": f"DEPLOYMENT#{deployment_id}"}, "sk": {"S": "DEPLOYMENT"}},
+                Key={"pk": {"S": _deployment_pk(deployment_id)}, "sk": {"S": "DEPLOYMENT"}},
                 UpdateExpression="SET notified = :true",
                 ExpressionAttributeValues={":true": {"BOOL": True}},
             )
@@ -205,33 +223,39 @@ class DynamoDbLedger:
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise  # else: the target has moved on to another revision since
 
-    def _note(self, deployment_id: str, fields: Mapping[str, Any], expires_at: float) -> dict[str, Any]:
+    def _note(self, deployment_id: str, fields: Mapping[str, Any], expires_at: float) -> DeploymentRecord:
         names = {f"#{name}": name for name in fields}
         values = {f":{name}": _value(value) for name, value in fields.items()}
         assignments = ", ".join(f"#{name} = :{name}" for name in fields)
         with aws_call("dynamodb:UpdateItem"):
             response = self._client.update_item(
                 TableName=self._table,
-                Key={"pk": {"S": f"DEPLOYMENT#{deployment_id}"}, "sk": {"S": "DEPLOYMENT"}},
+                Key={"pk": {"S": _deployment_pk(deployment_id)}, "sk": {"S": "DEPLOYMENT"}},
                 UpdateExpression=f"SET {assignments}, #expires = if_not_exists(#expires, :expires)",
                 ExpressionAttributeNames={**names, "#expires": "expiresAt"},
                 ExpressionAttributeValues={**values, ":expires": _value(int(expires_at))},
                 ReturnValues="ALL_NEW",
             )
-        return _plain(response.get("Attributes", {}))
+        return _deployment_record(deployment_id, _plain(response.get("Attributes", {})))
 
     def record_outcome(
-        self, deployment: Mapping[str, Any], status: str, allowed_before: frozenset[str], fields: Mapping[str, Any]
+        self, deploy: HistoryItem, deployment_id: str, update: OutcomeUpdate, allowed_before: frozenset[str]
     ) -> bool:
-        """Move a deployment (and its history item) to ``status`` if it is in one of ``allowed_before``;
-        False when it is not (a duplicate or late event): nothing changes."""
-        values = {":status": _value(status), **{f":{name}": _value(value) for name, value in fields.items()}}
+        """Move a deployment (and its history item) to ``update.status`` if it is in one of
+        ``allowed_before``; False when it is not (a duplicate or late event): nothing changes. The outcome is
+        recorded as not yet notified (``mark_outcome_notified`` follows the publish)."""
+        fields: dict[str, Any] = {"finishedAt": update.finished_at, "notified": False}
+        if update.reason:
+            fields["reason"] = update.reason
+        if update.duration_seconds is not None:
+            fields["durationSeconds"] = update.duration_seconds
+        values = {":status": _value(update.status), **{f":{name}": _value(value) for name, value in fields.items()}}
         values.update({f":before{index}": _value(before) for index, before in enumerate(sorted(allowed_before))})
         allowed = ", ".join(f":before{index}" for index in range(len(allowed_before)))
         assignments = ", ".join(["#status = :status", *(f"#{name} = :{name}" for name in fields)])
         names = {"#status": "status", **{f"#{name}": name for name in fields}}
 
-        def update(pk: str, sk: str) -> dict[str, Any]:
+        def change(pk: str, sk: str) -> dict[str, Any]:
             return {
                 "Update": {
                     "TableName": self._table,
@@ -244,8 +268,8 @@ class DynamoDbLedger:
             }
 
         items: list[Any] = [
-            update(f"DEPLOYMENT#{deployment['deploymentId']}", "DEPLOYMENT"),
-            update(str(deployment["targetPk"]), str(deployment["historySk"])),
+            change(_deployment_pk(deployment_id), "DEPLOYMENT"),
+            change(target_key(deploy.repository, deploy.target)["pk"]["S"], _history_sk(deploy)),
         ]
         with aws_call("dynamodb:TransactWriteItems"):
             try:
@@ -256,7 +280,7 @@ class DynamoDbLedger:
                 raise
         return True
 
-    def history(self, repository: str, target: str, limit: int) -> list[dict[str, Any]]:
+    def history(self, repository: str, target: str, limit: int) -> list[HistoryItem]:
         """The target's deploys, newest first."""
         with aws_call("dynamodb:Query"):
             response = self._client.query(
@@ -269,7 +293,7 @@ class DynamoDbLedger:
                 ScanIndexForward=False,
                 Limit=limit,
             )
-        return [_plain(item) for item in response.get("Items", [])]
+        return [_history_item(_plain(item)) for item in response.get("Items", [])]
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         with aws_call("dynamodb:GetItem"):
@@ -280,6 +304,72 @@ class DynamoDbLedger:
 
 def _sortable_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _deployment_pk(deployment_id: str) -> str:
+    return f"DEPLOYMENT#{deployment_id}"
+
+
+def _history_sk(history: HistoryItem) -> str:
+    # Milliseconds, so that deploys within one second still list newest first.
+    return f"DEPLOY#{_sortable_time(history.recorded_at)}#{history.event_id}"
+
+
+def _cancelled_by(exc: ClientError, index: int) -> bool:
+    """Whether a cancelled transaction was cancelled by the condition of its item ``index``."""
+    if error_code(exc) != "TransactionCanceledException":
+        return False
+    reasons = exc.response.get("CancellationReasons") or []
+    return len(reasons) > index and reasons[index].get("Code") == "ConditionalCheckFailed"
+
+
+# The history item's attributes, and the fields of HistoryItem they hold.
+_HISTORY_FIELDS = {
+    "repository": "repository",
+    "target": "target",
+    "tag": "tag",
+    "digest": "digest",
+    "image": "image",
+    "trigger": "trigger",
+    "status": "status",
+    "cluster": "cluster",
+    "service": "service",
+    "taskDefinitionArn": "task_definition_arn",
+    "previousTaskDefinitionArn": "previous_task_definition_arn",
+    "deploymentId": "deployment_id",
+    "eventId": "event_id",
+    "pushedAt": "pushed_at",
+    "recordedAt": "recorded_at",
+    "serviceArn": "service_arn",
+    "notification": "notification",
+    "reason": "reason",
+    "finishedAt": "finished_at",
+    "durationSeconds": "duration_seconds",
+    "notified": "notified",
+}
+
+
+def _history_to_item(history: HistoryItem) -> dict[str, Any]:
+    fields = {name: getattr(history, attribute) for name, attribute in _HISTORY_FIELDS.items()}
+    fields["time"] = describe_time(history.recorded_at)
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _history_item(item: Mapping[str, Any]) -> HistoryItem:
+    values: dict[str, Any] = {attribute: item.get(name) for name, attribute in _HISTORY_FIELDS.items()}
+    values["pushed_at"] = float(values["pushed_at"] or 0)
+    values["recorded_at"] = float(values["recorded_at"] or 0)
+    return HistoryItem(**values)
+
+
+def _deployment_record(deployment_id: str, item: Mapping[str, Any]) -> DeploymentRecord:
+    parked = item.get("parked")
+    return DeploymentRecord(
+        deployment_id=deployment_id,
+        deploy=_history_item(item) if item.get("repository") and item.get("target") else None,
+        rollback_of=str(item["rollbackOf"]) if item.get("rollbackOf") else None,
+        parked=DeploymentEvent(**parked) if parked else None,
+    )
 
 
 def _item(pk: str, sk: str, fields: Mapping[str, Any], expires_at: int) -> dict[str, Any]:
@@ -357,7 +447,13 @@ def _state(item: Mapping[str, Any]) -> TargetState:
         if deployed
         else None,
         claim=Claim(str(claim["token"]), _push(claim["push"]), float(claim["expiresAt"])) if claim else None,
-        pending=PendingRevision(str(pending["digest"]), str(pending["fingerprint"]), str(pending["arn"]))
+        pending=PendingRevision(
+            str(pending["digest"]),
+            str(pending["fingerprint"]),
+            str(pending["arn"]),
+            deployment_id=pending.get("deploymentId"),
+            announced=bool(pending.get("announced", False)),
+        )
         if pending
         else None,
     )

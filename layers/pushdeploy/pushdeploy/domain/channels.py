@@ -17,6 +17,7 @@ STATUS_MARKERS = {
     "COMPLETED": ":white_check_mark:",
     "FAILED": ":x:",
     "ROLLED_BACK": ":leftwards_arrow_with_hook:",
+    "RETRYING": ":hourglass_flowing_sand:",
     "SKIPPED": ":fast_forward:",
 }
 STATUS_WORDS = {
@@ -24,6 +25,7 @@ STATUS_WORDS = {
     "COMPLETED": "is deployed",
     "FAILED": "failed to deploy",
     "ROLLED_BACK": "was rolled back",
+    "RETRYING": "is being retried (the service update's result is unknown)",
     "SKIPPED": "was skipped",
 }
 

@@ -7,13 +7,12 @@ reuses it instead of registering another).
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+
+from pushdeploy.domain.times import describe_time, parse_time
+
+__all__ = ["describe_time", "parse_time"]  # still imported from here by the notifier and the demo
 
 CLAIM_LEASE_SECONDS = 300  # longer than the function's timeout: a crashed deploy's claim lapses by itself
 
@@ -51,11 +50,15 @@ class Claim:
 
 @dataclass(frozen=True)
 class PendingRevision:
-    """A revision registered for a push whose service update then failed."""
+    """A revision registered for a push whose service update then failed, or whose result is unknown, or
+    whose deploy could not be recorded. ``deployment_id`` and ``announced`` say what an attempt that updated
+    the service learnt and published, so that the retry records it without announcing it twice."""
 
     digest: str
     fingerprint: str
     task_definition_arn: str
+    deployment_id: str | None = None
+    announced: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,16 +139,6 @@ def judge_push(state: TargetState, push: PushRecord, *, manual: bool, now: float
     return Judgement(Verdict.PROCEED)
 
 
-def fingerprint(request: Mapping[str, Any]) -> str:
-    """A stable hash of a RegisterTaskDefinition request: equal requests register equal revisions (tags in
-    any order)."""
-    normalized = dict(request)
-    if "tags" in normalized:
-        normalized["tags"] = sorted(normalized["tags"], key=lambda tag: str(tag.get("key")))
-    canonical = json.dumps(normalized, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def reusable_revision(state: TargetState, digest: str, request_fingerprint: str) -> str | None:
     """The revision registered earlier for exactly this request, if its service update failed."""
     pending = state.pending
@@ -157,13 +150,3 @@ def reusable_revision(state: TargetState, digest: str, request_fingerprint: str)
 def short_digest(digest: str | None) -> str:
     """``sha256:4f4f4f4f4f4f`` (12 hex digits), as people read digests."""
     return (digest or "")[:19]
-
-
-def describe_time(epoch: float) -> str:
-    """ISO 8601 in UTC, to the second."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> float:
-    """Epoch seconds of an ISO 8601 time such as EventBridge's ``2026-11-20T10:15:30Z``."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()

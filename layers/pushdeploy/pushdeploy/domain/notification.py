@@ -18,11 +18,11 @@ SCHEMA_VERSION = 1
 MAX_SUBJECT = 99  # SNS: fewer than 100 ASCII characters, no line breaks
 ELLIPSIS = "…"
 
-STATUSES = ("DEPLOYING", "COMPLETED", "FAILED", "ROLLED_BACK", "SKIPPED")
+STATUSES = ("DEPLOYING", "COMPLETED", "FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED")
 TRIGGERS = ("push", "manual", "rollback")
 CHANGE_FIELDS = ("image", "environment", "secret")
 REQUIRED = ("schemaVersion", "status", "repository", "tag", "digest", "image", "target", "trigger", "eventId", "time")
-NEEDS_REASON = frozenset({"FAILED", "ROLLED_BACK", "SKIPPED"})
+NEEDS_REASON = frozenset({"FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED"})
 NEEDS_SERVICE = frozenset({"DEPLOYING", "COMPLETED"})
 SERVICE_FIELDS = ("cluster", "service", "taskDefinitionArn")
 STRINGS = ("tag", "image", "eventId", "time")

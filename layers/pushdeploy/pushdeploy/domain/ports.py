@@ -7,6 +7,8 @@ from typing import Any, Protocol
 
 from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, PendingRevision, TargetState
 from pushdeploy.domain.messages import Notification
+from pushdeploy.domain.outcome import DeploymentEvent
+from pushdeploy.domain.records import DeploymentRecord, HistoryItem, OutcomeUpdate
 from pushdeploy.domain.service import ServiceState
 
 
@@ -59,35 +61,50 @@ class EcsGateway(Protocol):
 
 
 class DeployLedger(Protocol):
+    """What deploys and manual operations need of the ledger."""
+
     def claim(self, repository: str, target: str, claim: Claim, now: float) -> ClaimResult:
         """Take the target's claim unless another event holds an unexpired one; returns the prior state."""
         ...
 
     def release(self, repository: str, target: str, token: str, pending: PendingRevision | None = None) -> None:
-        """Give the claim back, recording a revision registered for a failed update."""
+        """Give the claim back, recording a revision registered for an update that failed or whose result is
+        unknown."""
         ...
 
     def read_state(self, repository: str, target: str) -> TargetState:
         """The target's state, without claiming it."""
         ...
 
-    def history(self, repository: str, target: str, limit: int) -> list[dict[str, Any]]:
+    def commit(
+        self, repository: str, target: str, token: str, deployed: DeployedRecord, history: HistoryItem | None
+    ) -> DeploymentEvent | None:
+        """Record what the target now runs, add the history item (if given) and its deployment's record,
+        release the claim. Returns the outcome event of that deployment if one arrived before it was recorded
+        (it is then the caller's to apply)."""
+        ...
+
+    def history(self, repository: str, target: str, limit: int) -> list[HistoryItem]:
         """The target's deploys, newest first."""
         ...
 
-    def find_deployment(self, deployment_id: str) -> dict[str, Any] | None:
-        """What pushdeploy recorded of an ECS deployment, or None when it did not start it."""
+
+class TrackerLedger(Protocol):
+    """What the tracker needs of the ledger."""
+
+    def find_deployment(self, deployment_id: str) -> DeploymentRecord | None:
+        """What pushdeploy recorded of an ECS deployment, or None when it knows nothing of it."""
         ...
 
     def latest_deployment_of(self, service_arn: str) -> str | None:
         """The last deployment pushdeploy started on the service."""
         ...
 
-    def link_rollback(self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float) -> dict[str, Any]:
+    def link_rollback(self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float) -> DeploymentRecord:
         """Remember that an ECS deployment rolls back one of pushdeploy's; returns what is known of it."""
         ...
 
-    def park_event(self, deployment_id: str, event: Mapping[str, Any], expires_at: float) -> dict[str, Any]:
+    def park_event(self, event: DeploymentEvent, expires_at: float) -> DeploymentRecord:
         """Keep an outcome event of a deployment not (yet) known to be ours; returns what is known of it."""
         ...
 
@@ -100,20 +117,10 @@ class DeployLedger(Protocol):
         ...
 
     def record_outcome(
-        self, deployment: Mapping[str, Any], status: str, allowed_before: frozenset[str], fields: Mapping[str, Any]
+        self, deploy: HistoryItem, deployment_id: str, update: OutcomeUpdate, allowed_before: frozenset[str]
     ) -> bool:
-        """Move a deployment to ``status`` if it is in one of ``allowed_before``; False when not."""
-        ...
-
-    def commit(
-        self,
-        repository: str,
-        target: str,
-        token: str,
-        deployed: DeployedRecord,
-        history: Mapping[str, Any] | None,
-    ) -> None:
-        """Record what the target now runs, add a history item (if given), release the claim."""
+        """Move a deployment (and its history item) to ``update.status`` if it is in one of
+        ``allowed_before``; False when it is not (a duplicate or late event)."""
         ...
 
 

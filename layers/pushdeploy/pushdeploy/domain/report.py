@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from pushdeploy.domain.errors import DeployError
 from pushdeploy.domain.push import ImagePush
 from pushdeploy.domain.taskdef import Change
 
@@ -16,6 +17,7 @@ class DeployStatus(StrEnum):
     DEPLOYING = "DEPLOYING"  # the service update was accepted; ECS is rolling it out
     PLANNED = "PLANNED"  # a dry run: what a real run would do
     FAILED = "FAILED"
+    RETRYING = "RETRYING"  # the service update's result is unknown (its response was lost): the retry finds out
     SKIPPED = "SKIPPED"  # nothing to do for this target (tag does not match, already running)
 
 
@@ -42,11 +44,6 @@ class TargetReport:
     slack_webhook: str | None = None  # the target's own Slack webhook (a name under the stack's path)
     extra: dict[str, Any] = field(default_factory=dict)  # more fields for the notification (rollback, plan)
 
-    @property
-    def notifies(self) -> bool:
-        """Skipped targets are logged, not announced."""
-        return self.status not in {DeployStatus.SKIPPED, DeployStatus.PLANNED}
-
     def as_result(self) -> dict[str, Any]:
         """A short summary for the invocation's return value."""
         result: dict[str, Any] = {"target": self.target, "status": self.status.value}
@@ -66,4 +63,65 @@ class TargetReport:
         if self.warnings:
             result["warnings"] = list(self.warnings)
         result.update(self.extra)
+        return result
+
+
+class DeployIncompleteError(DeployError):
+    """Raised after every target was tried and notified, when a retry may finish the job."""
+
+    retryable = True
+
+
+@dataclass
+class DeployOutcome:
+    """Every target's report for one push."""
+
+    push: ImagePush | None
+    reports: list[TargetReport] = field(default_factory=list)
+    reason: str | None = None
+
+    @property
+    def status(self) -> str:
+        """FAILED if any target failed, DEPLOYING if any deploys, else SKIPPED (RETRYING counts as failed:
+        the invocation is retried)."""
+        statuses = {report.status for report in self.reports}
+        if DeployStatus.RETRYING in statuses:
+            statuses.add(DeployStatus.FAILED)
+        for status in (DeployStatus.FAILED, DeployStatus.DEPLOYING, DeployStatus.PLANNED):
+            if status in statuses:
+                return status.value
+        return DeployStatus.SKIPPED.value
+
+    @property
+    def notification_errors(self) -> list[str]:
+        """The notifications that could not be published."""
+        return [f"{r.target}: {r.notification_error}" for r in self.reports if r.notification_error]
+
+    @property
+    def retry_problems(self) -> list[str]:
+        """Why running the push again may finish what this run could not (empty: nothing to retry)."""
+        retryable = [
+            report
+            for report in self.reports
+            if report.retryable and report.status in {DeployStatus.FAILED, DeployStatus.RETRYING}
+        ]
+        return [f"{report.target}: {report.reason}" for report in retryable] + self.notification_errors
+
+    def raise_if_retryable(self) -> None:
+        """Fail the invocation when a target failed for a passing reason or a notification was lost."""
+        if self.retry_problems:
+            raise DeployIncompleteError("deploy incomplete, to be retried: " + "; ".join(self.retry_problems))
+
+    def as_result(self) -> dict[str, Any]:
+        """The invocation's return value."""
+        result: dict[str, Any] = {"status": self.status}
+        if self.push is not None:
+            result.update(repository=self.push.repository, tag=self.push.tag, digest=self.push.digest)
+            if self.push.dry_run:
+                result["dryRun"] = True
+        if self.reason:
+            result["reason"] = self.reason
+        result["targets"] = [report.as_result() for report in self.reports]
+        if self.notification_errors:
+            result["notificationErrors"] = self.notification_errors
         return result

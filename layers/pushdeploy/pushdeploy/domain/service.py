@@ -20,6 +20,7 @@ class ServiceState:
     rollout_in_progress: bool = False
     circuit_breaker: bool = False  # deploymentCircuitBreaker.enable
     rollback_alarms: bool = False  # deploymentConfiguration.alarms.enable
+    primary_deployment_id: str | None = None  # the id of the deployment of the current task definition
 
     @property
     def missing(self) -> bool:
@@ -50,3 +51,13 @@ def check_deployable(service: ServiceState, cluster: str) -> None:
             "controller; pushdeploy updates services that use the ECS controller (rolling, blue/green, "
             "linear or canary through deploymentConfiguration.strategy)"
         )
+
+
+def deploy_warnings(service: ServiceState) -> tuple[str, ...]:
+    """What the team should know before trusting this deploy to end on its own."""
+    if service.detects_failure:
+        return ()
+    return (
+        f"service {service.name} has neither the deployment circuit breaker nor CloudWatch alarm rollback: "
+        "a failing deployment will not stop or roll back on its own, and no FAILED outcome will be reported",
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -201,3 +203,13 @@ def _merge_tags(
             "remove some of its tags"
         )
     return [{"key": key, "value": value} for key, value in merged.items()]
+
+
+def fingerprint(request: Mapping[str, Any]) -> str:
+    """A stable hash of a RegisterTaskDefinition request: equal requests register equal revisions (tags in
+    any order)."""
+    normalized = dict(request)
+    if "tags" in normalized:
+        normalized["tags"] = sorted(normalized["tags"], key=lambda tag: str(tag.get("key")))
+    canonical = json.dumps(normalized, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -5,20 +5,23 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pushdeploy.domain.channels import revision
 from pushdeploy.domain.config import TargetConfig, parse_target_config, target_name
 from pushdeploy.domain.errors import AwsCallError, DeployError, InvalidEventError
-from pushdeploy.domain.ledger import CLAIM_LEASE_SECONDS, Claim, DeployedRecord, describe_time
+from pushdeploy.domain.ledger import CLAIM_LEASE_SECONDS, Claim, DeployedRecord
 from pushdeploy.domain.messages import Notification, render_notification
+from pushdeploy.domain.outcome import DeploymentEvent
 from pushdeploy.domain.ports import DeployLedger, EcsGateway, NotificationPublisher, TargetConfigSource
 from pushdeploy.domain.push import ImagePush, Trigger
+from pushdeploy.domain.records import HistoryItem, history_item
 from pushdeploy.domain.report import DeployStatus, TargetReport
 from pushdeploy.domain.requests import HistoryRequest, RollbackRequest
 from pushdeploy.domain.scope import check_cluster
 from pushdeploy.domain.service import check_deployable
+from pushdeploy.domain.times import describe_time
 
 HISTORY_SCAN = 50
 
@@ -27,19 +30,19 @@ class NothingToRollBackError(DeployError):
     """The target has no completed deploy before the current one."""
 
 
-def rollback_destination(history: Sequence[Mapping[str, Any]], current_arn: str) -> Mapping[str, Any] | None:
+def rollback_destination(history: Sequence[HistoryItem], current_arn: str) -> HistoryItem | None:
     """The last COMPLETED deploy before the one running ``current_arn`` (history is newest first), never a
     revision a later rollback moved away from (so rolling back twice goes further back, not forth)."""
-    rolled_back_from: set[Any] = set()
+    rolled_back_from: set[str | None] = set()
     # Start looking after the deploy that put the current revision in place (from the top if none did).
-    passed_current = not any(item.get("taskDefinitionArn") == current_arn for item in history)
+    passed_current = not any(item.task_definition_arn == current_arn for item in history)
     for item in history:
-        arn = item.get("taskDefinitionArn")
-        if item.get("trigger") == Trigger.ROLLBACK.value:
-            rolled_back_from.add(item.get("previousTaskDefinitionArn"))
+        arn = item.task_definition_arn
+        if item.trigger == Trigger.ROLLBACK.value:
+            rolled_back_from.add(item.previous_task_definition_arn)
         if arn == current_arn:
             passed_current = True
-        elif passed_current and item.get("status") == "COMPLETED" and arn and arn not in rolled_back_from:
+        elif passed_current and item.status == "COMPLETED" and arn and arn not in rolled_back_from:
             return item
     return None
 
@@ -56,7 +59,11 @@ class TargetOperations:
         ledger: DeployLedger,
         allowed_clusters: Sequence[str] = ("*",),
         clock: Callable[[], float] = time.time,
+        apply_early_outcome: Callable[[DeploymentEvent], object] | None = None,
+        region: str | None = None,
     ) -> None:
+        self._region = region
+        self._apply_early_outcome = apply_early_outcome
         self._configs = configs
         self._ecs = ecs
         self._publisher = publisher
@@ -68,9 +75,11 @@ class TargetOperations:
         """The target's most recent deploys, newest first."""
         self._config(request.repository, request.target)
         deploys = self._ledger.history(request.repository, request.target, request.limit)
-        for deploy in deploys:
-            deploy.pop("notification", None)
-        return {"repository": request.repository, "target": request.target, "deploys": deploys}
+        return {
+            "repository": request.repository,
+            "target": request.target,
+            "deploys": [deploy.as_result() for deploy in deploys],
+        }
 
     def rollback(self, request: RollbackRequest) -> dict[str, Any]:
         """Put the target back on the revision of its last COMPLETED deploy before the current one; when a
@@ -83,7 +92,7 @@ class TargetOperations:
         history = self._ledger.history(request.repository, request.target, HISTORY_SCAN)
         destination = rollback_destination(history, current)
         # Ours and still rolling out: ECS says a deployment is in progress and our latest has no outcome yet.
-        in_progress = service.rollout_in_progress and bool(history) and history[0].get("status") == "DEPLOYING"
+        in_progress = service.rollout_in_progress and bool(history) and history[0].status == "DEPLOYING"
         if destination is None and not in_progress:
             raise NothingToRollBackError(
                 f"target {request.target} has no COMPLETED deploy before the one running ({revision(current)}) "
@@ -91,9 +100,9 @@ class TargetOperations:
             )
         plan = {
             "from": current,
-            "to": destination.get("taskDefinitionArn") if destination else None,
-            "fromTag": next((i.get("tag") for i in history if i.get("taskDefinitionArn") == current), None),
-            "toTag": destination.get("tag") if destination else None,
+            "to": destination.task_definition_arn if destination else None,
+            "fromTag": next((i.tag for i in history if i.task_definition_arn == current), None),
+            "toTag": destination.tag if destination else None,
             "stopsDeploymentInProgress": in_progress,
         }
         if request.dry_run:
@@ -132,41 +141,28 @@ class TargetOperations:
             f"to {revision(str(plan['to']))} ({plan['toTag']})",
             extra={"rollback": plan},
         )
-        notification = render_notification(report, time=describe_time(self._clock()))
+        notification = render_notification(report, time=describe_time(self._clock()), region=self._region)
         lost = self._publish(notification)
         now = self._clock()
         # Recorded whether or not the notification went out: the service was updated.
-        self._ledger.commit(
+        history_entry = history_item(
+            report, recorded_at=now, service_arn=service.arn, notification=json.dumps(notification.message)
+        )
+        early = self._ledger.commit(
             request.repository,
             request.target,
             claim.token,
             DeployedRecord(push.record, str(plan["to"]), now),
-            {
-                "time": describe_time(now),
-                "repository": request.repository,
-                "target": request.target,
-                "tag": push.tag,
-                "digest": push.digest,
-                "image": push.image_uri,
-                "trigger": Trigger.ROLLBACK.value,
-                "status": DeployStatus.DEPLOYING.value,
-                "cluster": config.cluster,
-                "service": config.service,
-                "serviceArn": service.arn,
-                "taskDefinitionArn": plan["to"],
-                "previousTaskDefinitionArn": current,
-                "deploymentId": deployment_id,
-                "eventId": request.event_id,
-                "pushedAt": now,
-                "notification": json.dumps(notification.message),
-            },
+            history_entry,
         )
+        if early is not None and self._apply_early_outcome is not None:
+            self._apply_early_outcome(early)
         if lost:
             raise DeployError(f"{report.reason} is under way (deployment {deployment_id}), but {lost}")
         return {"status": DeployStatus.DEPLOYING.value, **report.as_result()}
 
     def _stop_in_progress(
-        self, request: RollbackRequest, config: TargetConfig, deploying: Mapping[str, Any], plan: dict[str, Any]
+        self, request: RollbackRequest, config: TargetConfig, deploying: HistoryItem, plan: dict[str, Any]
     ) -> dict[str, Any] | None:
         """Stop the target's deployment in progress with rollback (ECS returns the service to its last steady
         state); None when nothing was in progress any more."""
@@ -185,16 +181,16 @@ class TargetOperations:
             DeployStatus.DEPLOYING,
             cluster=config.cluster,
             service=config.service,
-            task_definition_arn=str(deploying.get("previousTaskDefinitionArn") or "") or None,
-            previous_task_definition_arn=str(deploying.get("taskDefinitionArn") or "") or None,
-            deployment_id=str(deploying.get("deploymentId") or "") or None,
+            task_definition_arn=deploying.previous_task_definition_arn or None,
+            previous_task_definition_arn=deploying.task_definition_arn or None,
+            deployment_id=deploying.deployment_id or None,
             parameter=config.parameter,
             slack_webhook=config.slack_webhook,
             reason=f"stopped the deployment of {push.tag} in progress with rollback: ECS returns the service to "
             "its last steady state",
             extra={"rollback": plan, "stopped": stopped},
         )
-        lost = self._publish(render_notification(report, time=describe_time(self._clock())))
+        lost = self._publish(render_notification(report, time=describe_time(self._clock()), region=self._region))
         if lost:
             raise DeployError(f"{report.reason}, but {lost}")
         return {**report.as_result(), "status": "ROLLING_BACK", "stopped": stopped}
@@ -219,12 +215,12 @@ class TargetOperations:
             raise InvalidEventError(f"repository {repository} has no target named {target} (its targets: {known})")
         return parse_target_config(by_name[target], raw[by_name[target]])
 
-    def _push_of(self, deploy: Mapping[str, Any], request: RollbackRequest) -> ImagePush:
-        image = str(deploy.get("image") or "")
+    def _push_of(self, deploy: HistoryItem, request: RollbackRequest) -> ImagePush:
+        image = deploy.image or ""
         return ImagePush(
             repository=request.repository,
-            tag=str(deploy.get("tag", "")),
-            digest=str(deploy.get("digest", "")),
+            tag=deploy.tag,
+            digest=deploy.digest,
             registry=image.split("/", 1)[0],
             trigger=Trigger.ROLLBACK,
             event_id=request.event_id,

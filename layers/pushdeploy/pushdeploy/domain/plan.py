@@ -1,0 +1,281 @@
+"""What a deploy of one target does, decided once: the claim decision and the target's plan.
+
+Both the real run and the dry run call these functions; the real run executes the plan's steps one by one,
+the dry run shows them. A new kind of step (a task to run first, an approval, a gate) is a new ``StepKind``
+here and one branch in the executor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from pushdeploy.domain.config import TargetConfig, target_name
+from pushdeploy.domain.errors import InvalidEventError
+from pushdeploy.domain.ledger import ClaimResult, PushRecord, TargetState, Verdict, judge_push
+from pushdeploy.domain.push import ImagePush, Trigger
+from pushdeploy.domain.report import DeployStatus, TargetReport
+from pushdeploy.domain.service import ServiceState, check_deployable
+from pushdeploy.domain.taskdef import TAG_IMAGE_DIGEST, TAG_IMAGE_TAG, RenderedTaskDefinition
+
+# -- the claim -------------------------------------------------------------------------------------------
+
+
+class ClaimAction(StrEnum):
+    """What a deploy does once it asked the ledger for the target's claim."""
+
+    DEPLOY = "DEPLOY"  # the claim is ours: plan and execute
+    SKIP = "SKIP"  # a duplicate or a stale push: nothing to deploy
+    RENOTIFY = "RENOTIFY"  # deployed by an earlier attempt whose notification was lost: publish it
+    REFRESH = "REFRESH"  # this digest runs already; record this newer push of it, deploy nothing
+    WAIT = "WAIT"  # another push holds the claim: ask again shortly
+
+
+@dataclass(frozen=True)
+class ClaimDecision:
+    action: ClaimAction
+    reason: str = ""
+    code: str | None = None  # "duplicate" or "stale", for a skip
+    release: bool = False  # the claim was taken and must be given back (a skip while holding it)
+
+
+def decide_claim(result: ClaimResult, push: PushRecord, *, manual: bool, now: float) -> ClaimDecision:
+    """The next move of a deploy after a claim attempt, from the target's state as the ledger returned it."""
+    judgement = judge_push(result.state, push, manual=manual, now=now)
+    verdict = judgement.verdict
+    if result.acquired and verdict is Verdict.BUSY:
+        verdict = Verdict.PROCEED  # the claim we replaced had lapsed
+    if verdict is Verdict.PROCEED and result.acquired:
+        return ClaimDecision(ClaimAction.DEPLOY)
+    if verdict in {Verdict.DUPLICATE, Verdict.STALE}:
+        return ClaimDecision(ClaimAction.SKIP, judgement.reason, verdict.value.lower(), release=result.acquired)
+    if verdict is Verdict.RENOTIFY and result.acquired:
+        return ClaimDecision(ClaimAction.RENOTIFY, judgement.reason)
+    if verdict is Verdict.REFRESH and result.acquired and result.state.deployed is not None:
+        return ClaimDecision(ClaimAction.REFRESH, judgement.reason, "duplicate")
+    # BUSY, or a verdict that can only be acted on while holding the claim: wait for the holder.
+    return ClaimDecision(ClaimAction.WAIT, judgement.reason or "the target stays claimed")
+
+
+def preview_claim(state: TargetState, push: PushRecord, *, manual: bool, now: float) -> ClaimDecision:
+    """The claim decision a dry run reports, from the state as it is (a dry run never claims)."""
+    decision = decide_claim(ClaimResult(True, state), push, manual=manual, now=now)
+    if decision.action is ClaimAction.REFRESH:
+        return ClaimDecision(ClaimAction.SKIP, decision.reason, "duplicate")
+    return decision
+
+
+# -- the plan --------------------------------------------------------------------------------------------
+
+
+class StepKind(StrEnum):
+    """One thing a deploy does to AWS, in order."""
+
+    REGISTER = "register"  # register the rendered revision (or reuse one registered for it before)
+    UPDATE_SERVICE = "update-service"  # point the service at the registered revision
+    CREATE_SERVICE = "create-service"  # create the missing service on the registered revision
+    FORCE_NEW_DEPLOYMENT = "force-new-deployment"  # restart the tasks on the current revision
+    RECORD_EARLIER_UPDATE = "record-earlier-update"  # an earlier attempt's update took effect: record it
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    kind: StepKind
+    description: str
+
+
+@dataclass(frozen=True)
+class RevisionSource:
+    """Where the next revision is rendered from, and whether the service is to be created."""
+
+    task_definition: str  # an ARN, or a family (its latest ACTIVE revision) when creating
+    creating: bool
+
+
+def revision_source(service: ServiceState, config: TargetConfig) -> RevisionSource:
+    """The task definition the next revision is rendered from; raises unless the service can be deployed
+    (or, missing, created from the target's ``create`` block)."""
+    if service.missing and config.create is not None:
+        return RevisionSource(config.create.family, creating=True)
+    check_deployable(service, config.cluster)
+    return RevisionSource(service.task_definition_arn, creating=False)
+
+
+@dataclass(frozen=True)
+class EarlierUpdate:
+    """An update of the service that an earlier attempt of this push made but did not record."""
+
+    task_definition_arn: str
+    deployment_id: str | None  # as that attempt learnt it, else the service's PRIMARY deployment
+    announced: bool  # that attempt published DEPLOYING already
+    reason: str
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    """The steps of one target's deploy, why, and what they start from."""
+
+    steps: tuple[PlanStep, ...]
+    reason: str
+    rendered: RenderedTaskDefinition
+    previous_task_definition_arn: str | None  # what the service ran before this deploy (None: created)
+    creating: bool = False
+    code: str | None = None  # why there is nothing to do ("unchanged"), or "reconciled"
+    earlier: EarlierUpdate | None = None  # RECORD_EARLIER_UPDATE: what the earlier attempt did
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.steps
+
+    def has(self, kind: StepKind) -> bool:
+        return any(step.kind is kind for step in self.steps)
+
+
+def plan_target(
+    *,
+    service: ServiceState,
+    source: RevisionSource,
+    rendered: RenderedTaskDefinition,
+    current_tags: Mapping[str, str],
+    config: TargetConfig,
+    state: TargetState,
+    push: ImagePush,
+) -> TargetPlan:
+    """Decide what deploying ``push`` to the target takes.
+
+    ``rendered`` is the next revision rendered from ``source`` (whose tags are ``current_tags``); ``state`` is
+    the target's ledger state as the claim found it.
+    """
+    if source.creating:
+        family = config.create.family if config.create else source.task_definition
+        return TargetPlan(
+            steps=(
+                PlanStep(StepKind.REGISTER, f"register the next revision of {family} with the pushed image"),
+                PlanStep(StepKind.CREATE_SERVICE, f"create service {config.service} in cluster {config.cluster}"),
+            ),
+            reason=f"create service {config.service} from task definition {family}",
+            rendered=rendered,
+            previous_task_definition_arn=None,
+            creating=True,
+        )
+    current = service.task_definition_arn
+    earlier = _earlier_update(service, current_tags, state, push)
+    if earlier is not None:
+        return TargetPlan(
+            steps=(PlanStep(StepKind.RECORD_EARLIER_UPDATE, earlier.reason),),
+            reason=earlier.reason,
+            rendered=rendered,
+            previous_task_definition_arn=state.deployed.task_definition_arn if state.deployed else None,
+            code="reconciled",
+            earlier=earlier,
+        )
+    if rendered.changes:
+        return TargetPlan(
+            steps=(
+                PlanStep(StepKind.REGISTER, f"register the next revision of {rendered.family}"),
+                PlanStep(StepKind.UPDATE_SERVICE, f"update service {config.service} to it"),
+            ),
+            reason="register the revision below and update the service to it",
+            rendered=rendered,
+            previous_task_definition_arn=current,
+        )
+    if push.trigger is Trigger.PUSH:
+        return TargetPlan(
+            steps=(),
+            reason=f"service already runs {push.image_uri} with this configuration",
+            rendered=rendered,
+            previous_task_definition_arn=current,
+            code="unchanged",
+        )
+    # A manual deploy of what already runs restarts the tasks on the current revision.
+    return TargetPlan(
+        steps=(PlanStep(StepKind.FORCE_NEW_DEPLOYMENT, f"force a new deployment of {config.service}"),),
+        reason="force a new deployment of the current revision",
+        rendered=rendered,
+        previous_task_definition_arn=current,
+    )
+
+
+def _earlier_update(
+    service: ServiceState, current_tags: Mapping[str, str], state: TargetState, push: ImagePush
+) -> EarlierUpdate | None:
+    """The update of the service an earlier attempt of this push made without recording it (its ledger
+    commit failed, or its UpdateService response was lost), or None.
+
+    Either the ledger remembers registering the service's current revision for this digest (an attempt
+    that could not finish records it as pending), or an earlier attempt of this very event still holds the
+    claim (it could not even release it) and the service runs a revision pushdeploy registered for exactly
+    this tag and digest.
+    """
+    current = service.task_definition_arn
+    recorded = state.deployed.task_definition_arn if state.deployed else None
+    if current == recorded:
+        return None
+    pending = state.pending
+    if pending is not None and pending.digest == push.digest and pending.task_definition_arn == current:
+        return EarlierUpdate(
+            current,
+            pending.deployment_id or service.primary_deployment_id,
+            pending.announced,
+            f"an earlier attempt updated the service to {current} but could not record it; recorded now",
+        )
+    ours_held = state.claim is not None and state.claim.push.event_id == push.event_id
+    if ours_held and current_tags.get(TAG_IMAGE_DIGEST) == push.digest and current_tags.get(TAG_IMAGE_TAG) == push.tag:
+        return EarlierUpdate(
+            current,
+            service.primary_deployment_id,
+            False,
+            f"an earlier attempt of this push updated the service to {current} but could not record it; recorded now",
+        )
+    return None
+
+
+# -- what a plan reports ---------------------------------------------------------------------------------
+
+
+def select_targets(repository: str, parameters: Sequence[str], wanted: Sequence[str] | None) -> list[tuple[str, str]]:
+    """The (target name, config parameter) pairs a push deploys to, by name; ``wanted`` (a manual deploy's
+    ``targets``) must name configured targets only."""
+    names = {target_name(parameter): parameter for parameter in parameters}
+    if wanted is not None:
+        if not names:
+            raise InvalidEventError(f"repository {repository} has no targets configured")
+        unknown = sorted(set(wanted) - set(names))
+        if unknown:
+            raise InvalidEventError(
+                f"repository {repository} has no target named {', '.join(unknown)} "
+                f"(its targets: {', '.join(sorted(names))})"
+            )
+    return [(name, names[name]) for name in sorted(names) if wanted is None or name in wanted]
+
+
+def planned_report(base: TargetReport, plan: TargetPlan, warnings: tuple[str, ...]) -> TargetReport:
+    """A dry run's report of ``plan``: its steps, its diff and the revision it would register."""
+    if plan.nothing_to_do:
+        return replace(
+            base,
+            code=plan.code,
+            previous_task_definition_arn=plan.previous_task_definition_arn,
+            reason=f"{plan.reason} (dry run)",
+        )
+    return replace(
+        base,
+        status=DeployStatus.PLANNED,
+        previous_task_definition_arn=plan.previous_task_definition_arn,
+        changes=plan.rendered.changes,
+        warnings=warnings,
+        reason=f"dry run: would {plan.reason}",
+        extra={
+            "dryRun": True,
+            "steps": [{"step": step.kind.value, "description": step.description} for step in plan.steps],
+            "taskDefinition": plan.rendered.request,
+        },
+    )
+
+
+def failure_reason(error: str, *, registered: str | None, aws_call: bool) -> str:
+    """Why a target's deploy failed, and what it left behind."""
+    if registered is not None:
+        return f"{error}; revision {registered} was registered but the service was not updated to it"
+    return f"{error}; nothing was registered" if aws_call else error

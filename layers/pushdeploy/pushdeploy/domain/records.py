@@ -1,0 +1,119 @@
+"""What the ledger keeps of each deploy and each ECS deployment, as typed records.
+
+How they are stored (keys, item layout) is the ledger adapter's business; the use cases and the tracker
+handle only these records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pushdeploy.domain.outcome import DeploymentEvent
+from pushdeploy.domain.report import TargetReport
+from pushdeploy.domain.times import describe_time
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One deploy of a target (a push, a manual deploy or a rollback), and its outcome once ECS reports it."""
+
+    repository: str
+    target: str
+    tag: str
+    digest: str
+    image: str
+    trigger: str
+    status: str  # DEPLOYING, then COMPLETED, FAILED, ROLLED_BACK or ROLLBACK_FAILED
+    cluster: str | None
+    service: str | None
+    task_definition_arn: str | None
+    previous_task_definition_arn: str | None
+    deployment_id: str | None
+    event_id: str
+    pushed_at: float
+    recorded_at: float
+    service_arn: str | None = None
+    notification: str | None = None  # the DEPLOYING message (JSON): the outcome's message is built from it
+    reason: str | None = None
+    finished_at: str | None = None
+    duration_seconds: float | None = None
+    notified: bool | None = None  # whether the outcome was published (None: no outcome yet)
+
+    def as_result(self) -> dict[str, Any]:
+        """The item as the history request returns it (camelCase, no empty fields, no message body)."""
+        fields: dict[str, Any] = {
+            "time": describe_time(self.recorded_at),
+            "repository": self.repository,
+            "target": self.target,
+            "tag": self.tag,
+            "digest": self.digest,
+            "image": self.image,
+            "trigger": self.trigger,
+            "status": self.status,
+            "cluster": self.cluster,
+            "service": self.service,
+            "serviceArn": self.service_arn,
+            "taskDefinitionArn": self.task_definition_arn,
+            "previousTaskDefinitionArn": self.previous_task_definition_arn,
+            "deploymentId": self.deployment_id,
+            "eventId": self.event_id,
+            "pushedAt": self.pushed_at,
+            "reason": self.reason,
+            "finishedAt": self.finished_at,
+            "durationSeconds": self.duration_seconds,
+            "notified": self.notified,
+        }
+        return {name: value for name, value in fields.items() if value is not None}
+
+
+def history_item(
+    report: TargetReport, *, recorded_at: float, service_arn: str | None, notification: str | None
+) -> HistoryItem:
+    """The history item of a deploy that started (``report`` is its DEPLOYING report)."""
+    push = report.push
+    return HistoryItem(
+        repository=push.repository,
+        target=report.target,
+        tag=push.tag,
+        digest=push.digest,
+        image=push.image_uri,
+        trigger=push.trigger.value,
+        status=report.status.value,
+        cluster=report.cluster,
+        service=report.service,
+        task_definition_arn=report.task_definition_arn,
+        previous_task_definition_arn=report.previous_task_definition_arn,
+        deployment_id=report.deployment_id,
+        event_id=push.event_id,
+        pushed_at=push.pushed_at,
+        recorded_at=recorded_at,
+        service_arn=service_arn,
+        notification=notification,
+    )
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """What pushdeploy knows of one ECS deployment: the deploy of its that started it, or that it is ECS's
+    rollback of one of its deployments, and an outcome event that came before either was known."""
+
+    deployment_id: str
+    deploy: HistoryItem | None = None
+    rollback_of: str | None = None
+    parked: DeploymentEvent | None = None
+
+    @property
+    def known(self) -> bool:
+        """Ours, or linked to ours."""
+        return self.deploy is not None or self.rollback_of is not None
+
+
+@dataclass(frozen=True)
+class OutcomeUpdate:
+    """What the tracker records when a deployment reaches an outcome."""
+
+    status: str
+    finished_at: str
+    reason: str | None
+    duration_seconds: float | None
