@@ -596,7 +596,8 @@ def _load_handler_module(function: StackFunction) -> ModuleType:
     # A warm environment keeps its clients; a new stack (new server) needs new ones.
     from pushdeploy import wiring  # noqa: PLC0415
 
-    wiring.entry_point.cache_clear()
+    for built in (wiring.entry_point, wiring.tracker, wiring.slack_notifier):
+        built.cache_clear()
     return module
 
 

@@ -862,6 +862,8 @@ class LocalEcs(ForwardingProxy):
                     return
                 record.hooks.append(HookRun(hook_id, hook, step.hook_stage, "SUCCEEDED", None))
         record.step_ends_at = now + step.seconds
+        if step.seconds == 0:  # a stage that only runs hooks passes at once
+            self._finish_step(record)
 
     def _hook_event(self, record: ServiceDeployment, run: HookRun) -> None:
         account, region = _arn_account_region(record.service_arn)

@@ -1,5 +1,6 @@
-"""End-to-end fixtures: one moto server for the whole session; per test, a clean server with template.yaml
-deployed into it, the sample world seeded and a team inbox subscribed to the stack's topic."""
+"""End-to-end fixtures: one moto server (with the local ECS in front) for the whole session; per test, a clean
+server with template.yaml deployed into it, the sample world seeded (its services steady on their first
+revision) and a team inbox subscribed to the stack's topic."""
 
 from __future__ import annotations
 
@@ -49,8 +50,10 @@ def stack(local: LocalAws) -> LocalStack:
 
 
 @pytest.fixture
-def world(session: boto3.Session, stack: LocalStack) -> World:
-    return seed_world(session, topic_arn=stack.outputs["DeployTopicArn"])
+def world(local: LocalAws, session: boto3.Session, stack: LocalStack) -> World:
+    seeded = seed_world(session, topic_arn=stack.outputs["DeployTopicArn"])
+    local.settle_all()  # the first deployments of the seeded services complete: the world starts steady
+    return seeded
 
 
 @pytest.fixture
@@ -64,7 +67,7 @@ def deploy_function(stack: LocalStack) -> StackFunction:
 
 
 @pytest.fixture
-def staging_eu(session: boto3.Session, world: World) -> str:
+def staging_eu(local: LocalAws, session: boto3.Session, world: World) -> str:
     """A third target, /pushdeploy/api/staging-eu: cluster staging-eu with its own api service (task
     definition family api-staging-eu, the sample shape), taking staging-* tags. Returns its revision 1."""
     ecs = session.client("ecs")
@@ -84,4 +87,5 @@ def staging_eu(session: boto3.Session, world: World) -> str:
         },
     )
     put_target_config(session, "api", "staging-eu", {"cluster": "staging-eu", "service": "api", "tags": ["staging-*"]})
+    local.settle_all()
     return arn
