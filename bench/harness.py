@@ -16,6 +16,7 @@ import importlib.util
 import io
 import json
 import logging
+import random
 import sys
 import threading
 import time
@@ -27,6 +28,7 @@ from types import ModuleType
 from typing import Any, TextIO
 
 from bench.probe import CallRecorder, Measurement
+from pushdeploy import wiring
 from tools.localaws import Invocation, LocalAws, StackFunction
 
 
@@ -111,33 +113,24 @@ def function_environment(function: StackFunction) -> dict[str, str]:
 class BusyWaits:
     """Counts the Deployer's waits for a target claimed by another push.
 
-    Each wait sleeps ``0.5 + random.random()`` seconds (usecases/deploy.py), so the deploy module's
-    ``random`` is replaced by this object: one draw is one wait.
+    Each wait sleeps ``0.5 + jitter()`` seconds: this object is the composition root's jitter seam
+    (``wiring.Seams.jitter``), so one draw is one wait.
     """
-
-    _ATTRIBUTE = "random"  # the deploy module's `import random`
 
     def __init__(self) -> None:
         self.count = 0
         self.seconds = 0.0
         self._lock = threading.Lock()
-        self._module: ModuleType | None = None
-        self._original: Any = None
+        self._draw = random.Random()
 
     def install(self) -> None:
-        import pushdeploy.usecases.deploy as deploy_module  # noqa: PLC0415
-
-        self._module = deploy_module
-        self._original = getattr(deploy_module, self._ATTRIBUTE)
-        setattr(deploy_module, self._ATTRIBUTE, self)
+        wiring.reset(wiring.Seams(jitter=self.random))
 
     def uninstall(self) -> None:
-        if self._module is not None:
-            setattr(self._module, self._ATTRIBUTE, self._original)
-            self._module = None
+        wiring.reset()
 
     def random(self) -> float:
-        value = float(self._original.random())
+        value = self._draw.random()
         with self._lock:
             self.count += 1
             self.seconds += 0.5 + value

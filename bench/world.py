@@ -26,10 +26,12 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 class EventClock:
-    """Event times that only go forward, one second apart (the ledger orders pushes by event time)."""
+    """Event times that only go forward, one second apart (the ledger orders pushes by event time). They start
+    an hour back, so that a long burst never runs ahead of the clock (the deploy function refuses event times
+    more than five minutes in the future)."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._next = (start or datetime.now(UTC)).replace(microsecond=0)
+        self._next = (start or datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
 
     def tick(self) -> str:
         now = self._next

@@ -79,6 +79,7 @@ def build_entry_point(
         publisher=publisher,
         ledger=ledger,
         region=settings.region,
+        account=settings.account_id,
         allowed_clusters=settings.allowed_clusters,
         allowed_families=settings.allowed_families,
         notify_skipped=settings.notify_skipped,
@@ -97,6 +98,7 @@ def build_entry_point(
         clock=seams.clock,
         apply_early_outcome=tracker.track,
         region=settings.region,
+        account=settings.account_id,
     )
     # The idempotency records share the deploy table: pk "IDEMPOTENCY", sk the event's hash.
     persistence = DynamoDBPersistenceLayer(

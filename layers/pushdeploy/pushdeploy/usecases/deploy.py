@@ -46,7 +46,7 @@ from pushdeploy.domain.push import ImagePush, Trigger, ecr_registry
 from pushdeploy.domain.records import history_item
 from pushdeploy.domain.report import DeployIncompleteError, DeployOutcome, DeployStatus, TargetReport
 from pushdeploy.domain.requests import ManualDeployRequest
-from pushdeploy.domain.scope import check_cluster
+from pushdeploy.domain.scope import check_cluster, check_service
 from pushdeploy.domain.service import ServiceState, deploy_warnings
 from pushdeploy.domain.tags import tag_matches
 from pushdeploy.domain.taskdef import fingerprint, registration_request
@@ -102,6 +102,7 @@ class Deployer:
         publisher: NotificationPublisher,
         ledger: DeployLedger,
         region: str,
+        account: str | None = None,
         allowed_clusters: Sequence[str] = ("*",),
         allowed_families: Sequence[str] = ("*",),
         notify_skipped: bool = False,
@@ -118,6 +119,7 @@ class Deployer:
         self._publisher = publisher
         self._ledger = ledger
         self._region = region
+        self._account = account
         self._allowed_clusters = tuple(allowed_clusters)
         self._notify_skipped = notify_skipped
         self._clock = clock
@@ -221,7 +223,8 @@ class Deployer:
                 base, code="no-match", reason=f"tag {push.tag} does not match the target's tags {list(config.tags)}"
             )
         try:
-            check_cluster(config.cluster, self._allowed_clusters)
+            check_cluster(config.cluster, self._allowed_clusters, account=self._account, region=self._region)
+            check_service(config.service, account=self._account, region=self._region)
         except DeployError as exc:
             return self._notified(replace(base, status=DeployStatus.FAILED, reason=str(exc), code="out-of-scope"))
         if push.dry_run:

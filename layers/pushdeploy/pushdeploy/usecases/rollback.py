@@ -19,7 +19,7 @@ from pushdeploy.domain.push import ImagePush, Trigger
 from pushdeploy.domain.records import HistoryItem, history_item
 from pushdeploy.domain.report import DeployStatus, TargetReport
 from pushdeploy.domain.requests import HistoryRequest, RollbackRequest
-from pushdeploy.domain.scope import check_cluster
+from pushdeploy.domain.scope import check_cluster, check_service
 from pushdeploy.domain.service import check_deployable
 from pushdeploy.domain.times import describe_time
 
@@ -61,8 +61,10 @@ class TargetOperations:
         clock: Callable[[], float] = time.time,
         apply_early_outcome: Callable[[DeploymentEvent], object] | None = None,
         region: str | None = None,
+        account: str | None = None,
     ) -> None:
         self._region = region
+        self._account = account
         self._apply_early_outcome = apply_early_outcome
         self._configs = configs
         self._ecs = ecs
@@ -85,7 +87,8 @@ class TargetOperations:
         """Put the target back on the revision of its last COMPLETED deploy before the current one; when a
         deployment is in progress, stop it with rollback instead. Raises DeployError, naming the problem."""
         config = self._config(request.repository, request.target)
-        check_cluster(config.cluster, self._allowed_clusters)
+        check_cluster(config.cluster, self._allowed_clusters, account=self._account, region=self._region)
+        check_service(config.service, account=self._account, region=self._region)
         service = self._ecs.describe_service(config.cluster, config.service)
         check_deployable(service, config.cluster)
         current = service.task_definition_arn
