@@ -1,0 +1,125 @@
+"""The tracker and outcomes that come before pushdeploy knows their deployment: kept (parked), then applied
+when the deploy's commit hands them back, or at once when the deploy was recorded meanwhile. Over the
+in-memory ledger of tests/fakes.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pushdeploy.domain.ledger import Claim, DeployedRecord
+from pushdeploy.domain.messages import render_notification
+from pushdeploy.domain.outcome import COMPLETED, FAILED, IN_PROGRESS, DeploymentEvent
+from pushdeploy.domain.records import HistoryItem, history_item
+from pushdeploy.domain.times import parse_time
+from pushdeploy.usecases.track import Tracker
+from tests.fakes import FakePublisher, InMemoryLedger
+from tests.unit.builders import SERVICE_ARN, deploying_report
+
+NOW = parse_time("2026-11-20T10:30:00Z")
+RECORDED_AT = parse_time("2026-11-20T10:15:35Z")
+DEPLOYMENT = deploying_report().deployment_id or ""
+ROLLBACK_DEPLOYMENT = "ecs-svc/8274619302846192375"
+ROLLING_BACK = f"ECS deployment circuit breaker: rolling back to deploymentId {DEPLOYMENT}."
+CIRCUIT_BREAKER = "ECS deployment circuit breaker: task failed to start."
+
+
+def event(name: str, deployment_id: str = DEPLOYMENT, reason: str = "") -> DeploymentEvent:
+    return DeploymentEvent(name, deployment_id, SERVICE_ARN, reason, parse_time("2026-11-20T10:19:12Z"))
+
+
+def first_deploy() -> HistoryItem:
+    """The history item of staging's first deploy by pushdeploy, as the Deployer builds it."""
+    report = deploying_report()
+    message = render_notification(report, time="2026-11-20T10:15:35Z").message
+    return history_item(report, recorded_at=RECORDED_AT, service_arn=SERVICE_ARN, notification=json.dumps(message))
+
+
+def commit(ledger: InMemoryLedger, item: HistoryItem) -> DeploymentEvent | None:
+    """The deploy's commit, as the Deployer makes it once the service was updated."""
+    push = deploying_report().push.record
+    assert ledger.claim(item.repository, item.target, Claim("deploy-token", push, NOW + 300), NOW).acquired
+    deployed = DeployedRecord(push, item.task_definition_arn or "", item.recorded_at)
+    return ledger.commit(item.repository, item.target, "deploy-token", deployed, item)
+
+
+def tracker() -> tuple[Tracker, InMemoryLedger, FakePublisher]:
+    ledger = InMemoryLedger()
+    publisher = FakePublisher()
+    return Tracker(ledger=ledger, publisher=publisher, clock=lambda: NOW), ledger, publisher
+
+
+@pytest.mark.parametrize(("name", "outcome"), [(COMPLETED, "COMPLETED"), (FAILED, "FAILED")])
+def test_the_first_deploys_early_outcome_is_kept_and_applied_when_the_commit_hands_it_back(
+    name: str, outcome: str
+) -> None:
+    # Given pushdeploy has never deployed the service (no latest deployment of it is known)
+    tracking, ledger, publisher = tracker()
+    assert ledger.latest_deployment_of(SERVICE_ARN) is None
+
+    # When ECS's outcome of the first deploy arrives before that deploy is recorded
+    early = tracking.track(event(name, reason=CIRCUIT_BREAKER if name == FAILED else ""))
+
+    # Then it is kept, not lost: nothing is announced yet, and the result says it is kept
+    assert early["status"] == "IGNORED"
+    assert "kept" in early["reason"]
+    assert publisher.published == []
+    record = ledger.find_deployment(DEPLOYMENT)
+    assert record is not None
+    assert record.parked == event(name, reason=CIRCUIT_BREAKER if name == FAILED else "")
+
+    # When the deploy's commit records it and hands the kept event back, which is then applied
+    handed_back = commit(ledger, first_deploy())
+    assert handed_back == record.parked
+    applied = tracking.track(handed_back)
+
+    # Then the outcome is announced once and recorded; the kept event is gone from the record
+    assert (applied["status"], applied["deploymentId"]) == (outcome, DEPLOYMENT)
+    assert publisher.statuses == [outcome]
+    [item] = ledger.history_of("api", "staging")
+    assert (item.status, item.finished_at) == (outcome, "2026-11-20T10:19:12Z")
+    record = ledger.find_deployment(DEPLOYMENT)
+    assert record is not None
+    assert record.parked is None
+    # And a redelivery of the event changes nothing
+    assert tracking.track(event(name))["status"] == "IGNORED"
+    assert publisher.statuses == [outcome]
+
+
+def test_a_park_that_finds_the_deploy_recorded_meanwhile_applies_it_at_once() -> None:
+    # Given the deploy is recorded just after the tracker looked for it, before it parks the event
+    tracking, ledger, publisher = tracker()
+    handed_back: list[DeploymentEvent | None] = []
+    ledger.before_next("park_event", lambda: handed_back.append(commit(ledger, first_deploy())))
+
+    # When ECS's COMPLETED arrives
+    result = tracking.track(event(COMPLETED))
+
+    # Then parking it found the deploy, and the tracker applied it at once: announced and recorded
+    assert result == {"status": "COMPLETED", "deploymentId": DEPLOYMENT, "reason": None}
+    assert publisher.statuses == ["COMPLETED"]
+    assert ledger.history_of("api", "staging")[0].status == "COMPLETED"
+    # And the commit had nothing to hand back (the event came after it), so nothing is applied twice
+    assert handed_back == [None]
+
+
+def test_a_rollbacks_outcome_before_its_start_is_kept_and_applied_when_the_rollback_is_recognised() -> None:
+    # Given staging's deploy is recorded and failed, and ECS's rollback deployment completes before the
+    # tracker sees the IN_PROGRESS that says it rolls ours back
+    tracking, ledger, publisher = tracker()
+    commit(ledger, first_deploy())
+    tracking.track(event(FAILED, reason=CIRCUIT_BREAKER))
+    kept = tracking.track(event(COMPLETED, ROLLBACK_DEPLOYMENT))
+
+    # When the IN_PROGRESS of the rollback arrives
+    result = tracking.track(event(IN_PROGRESS, ROLLBACK_DEPLOYMENT, reason=ROLLING_BACK))
+
+    # Then the kept COMPLETED is applied then: ROLLED_BACK, never COMPLETED
+    assert kept["status"] == "IGNORED"
+    assert (result["status"], result["deploymentId"]) == ("ROLLED_BACK", DEPLOYMENT)
+    assert publisher.statuses == ["FAILED", "ROLLED_BACK"]
+    assert ledger.history_of("api", "staging")[0].status == "ROLLED_BACK"
+    state = ledger.read_state("api", "staging")
+    assert state.deployed is not None
+    assert state.deployed.outcome == "ROLLED_BACK"
