@@ -65,10 +65,15 @@ build: $(SAM_VENV)/.installed ## sam build, then compile the bytecode Lambda's r
 deploy: build ## sam deploy --guided (to a real AWS account: your credentials, your choice)
 	$(SAM) deploy --guided
 
+e2e-aws: $(VENV)/.installed $(SAM_VENV)/.installed ## Opt-in check on YOUR AWS account (costs money): PUSHDEPLOY_AWS_E2E=1 make e2e-aws IMAGE=<ECR image URI>
+	@test "$$PUSHDEPLOY_AWS_E2E" = 1 || { echo "refused: e2e-aws deploys to a real AWS account; set PUSHDEPLOY_AWS_E2E=1 (see README)"; exit 2; }
+	@test -n "$(IMAGE)" || { echo "IMAGE=<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> is required"; exit 2; }
+	PATH="$(PY313_BIN):$$PATH" $(PY) -m tools.aws_e2e --image $(IMAGE)
+
 bench: $(VENV)/.installed ## The benchmark (not part of the tests)
 	$(PY) -m bench.run
 
 clean: ## Remove build output and caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install lint pytest sam-check test demo invoke validate-config put-config build deploy bench clean
+.PHONY: help install lint pytest sam-check test demo invoke validate-config put-config build deploy e2e-aws bench clean
