@@ -20,11 +20,10 @@ import pytest
 
 from pushdeploy import wiring
 from pushdeploy.adapters.sns import SnsPublisher
-from pushdeploy.adapters.webhook import RetryPolicy, WebhookClient
+from pushdeploy.adapters.webhook import RetryPolicy
 from pushdeploy.domain.channels import STATUS_MARKERS
 from pushdeploy.domain.messages import Notification, attributes_for, subject_for
-from pushdeploy.domain.slack import SLACK, render_slack
-from pushdeploy.settings import SlackSettings
+from pushdeploy.domain.slack import render_slack
 from pushdeploy.usecases.notify import NotifyError
 from tests.helpers import LambdaContext, load_event, load_function, notification_schema
 from tests.unit.builders import REGION
@@ -159,10 +158,9 @@ def webhooks(
     monkeypatch.setenv("SLACK_WEBHOOK_PATH", WEBHOOK_PATH)
     monkeypatch.setenv("WEBHOOK_CACHE_SECONDS", "300")
     monkeypatch.setenv("SLACK_ALLOW_LOOPBACK", "true")
-    built_once = wiring.slack_notifier  # fast_retries may replace it for the test; clear the real one after
-    built_once.cache_clear()
+    wiring.reset()
     yield urls
-    built_once.cache_clear()
+    wiring.reset()
 
 
 @pytest.fixture
@@ -171,12 +169,9 @@ def app(webhooks: dict[str, str]) -> ModuleType:
 
 
 @pytest.fixture
-def fast_retries(session: boto3.Session, webhooks: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def fast_retries(webhooks: dict[str, str]) -> None:
     """The function wired as in production, but with the webhook client's delays made small."""
-    notifier = wiring.build_slack_notifier(
-        SlackSettings.from_environment(), session, webhook_client=WebhookClient(SLACK, FAST)
-    )
-    monkeypatch.setattr(wiring, "slack_notifier", lambda: notifier)
+    wiring.reset(wiring.Seams(webhook_retries=FAST))
 
 
 @dataclass
@@ -316,7 +311,7 @@ def test_posts_every_status_to_the_default_channel(
     # Then each was posted once, as JSON, to the default channel's path, with its Block Kit payload
     assert result["status"] == "POSTED"
     assert [post["status"] for post in result["posted"]] == list(records())
-    assert [item.path for item in default_channel.received] == ["/services/T0PUSHDPL/B0WEBHOOK/" + DEFAULT_TOKEN] * 5
+    assert [item.path for item in default_channel.received] == ["/services/T0PUSHDPL/B0WEBHOOK/" + DEFAULT_TOKEN] * len(records())
     assert {item.content_type for item in default_channel.received} == {"application/json; charset=utf-8"}
     assert default_channel.payloads == [render_slack(record, region=REGION) for record in records().values()]
     assert team_a_channel.received == []

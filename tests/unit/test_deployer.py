@@ -216,13 +216,6 @@ def test_a_deploy_whose_commit_failed_is_recorded_by_the_retry_without_deploying
     assert not given.deployer.deploy(pushed()).retry_problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan_target (domain/plan.py, RECORD_EARLIER_UPDATE branch) takes previous_task_definition_arn from "
-    "the ledger's deployed record (None for a first deploy) and the retry renders from the revision already "
-    "updated to (no changes): the recorded item says previous None and its stored DEPLOYING message has no "
-    "diff, although the first attempt announced api:7 -> api:8 with the image change",
-)
 def test_the_retry_records_what_the_first_attempt_announced() -> None:
     # Given a first deploy of staging whose commit failed after the update was announced
     given = world()
@@ -403,5 +396,7 @@ def test_the_pending_revision_fingerprint_is_the_rendered_requests() -> None:
     request = {
         key: value for key, value in registered.items() if key not in {"taskDefinitionArn", "revision", "status"}
     }
-    expected = PendingRevision(DIGEST, fingerprint({**request, "tags": tags}), NEXT)
+    expected = PendingRevision(
+        DIGEST, fingerprint({**request, "tags": tags}), NEXT, previous_task_definition_arn=CURRENT
+    )
     assert given.ledger.read_state("api", "staging").pending == expected

@@ -17,7 +17,7 @@ from pushdeploy.adapters.ecs import EcsServices
 from pushdeploy.adapters.ledger import DynamoDbLedger
 from pushdeploy.adapters.sns import SnsPublisher
 from pushdeploy.adapters.ssm import SecretParameterCatalog, TargetConfigStore
-from pushdeploy.adapters.webhook import WebhookClient, WebhookParameters
+from pushdeploy.adapters.webhook import RetryPolicy, WebhookClient, WebhookParameters
 from pushdeploy.domain.slack import SLACK
 from pushdeploy.entrypoint import DeployEntryPoint
 from pushdeploy.settings import Settings, SlackSettings, TrackerSettings
@@ -47,6 +47,7 @@ class Seams:
     jitter: Callable[[], float] = random.random
     busy_wait_seconds: float = BUSY_WAIT_SECONDS
     client_config: Config = CLIENT_CONFIG
+    webhook_retries: RetryPolicy | None = None  # the webhook client's own (None: its defaults)
 
 
 _seams = Seams()
@@ -150,17 +151,24 @@ def build_slack_notifier(
     settings: SlackSettings,
     session: boto3.Session | None = None,
     webhook_client: WebhookClient | None = None,
+    seams: Seams | None = None,
 ) -> WebhookNotifier:
     """Wire the Slack notifier: the webhook notifier with Slack's renderer, webhook URLs from Parameter Store,
     posted with the stdlib webhook client."""
+    seams = seams or _seams
     session = session or boto3.Session(region_name=settings.region)
     webhooks = WebhookParameters(
-        session.client("ssm", config=CLIENT_CONFIG), settings.webhook_path, settings.webhook_cache_seconds, SLACK
+        session.client("ssm", config=seams.client_config),
+        settings.webhook_path,
+        settings.webhook_cache_seconds,
+        SLACK,
     )
+    if webhook_client is None:
+        webhook_client = WebhookClient(SLACK, seams.webhook_retries) if seams.webhook_retries else WebhookClient(SLACK)
     return WebhookNotifier(
         channel=SLACK,
         webhooks=webhooks,
-        poster=webhook_client or WebhookClient(SLACK),
+        poster=webhook_client,
         region=settings.region,
         allow_loopback=settings.allow_loopback,
     )

@@ -80,6 +80,8 @@ class DynamoDbLedger:
                     "arn": pending.task_definition_arn,
                     "deploymentId": pending.deployment_id,
                     "announced": pending.announced,
+                    "previousTaskDefinitionArn": pending.previous_task_definition_arn,
+                    "message": pending.message,
                 }
             )
         with aws_call("dynamodb:UpdateItem"):
@@ -453,6 +455,8 @@ def _state(item: Mapping[str, Any]) -> TargetState:
             str(pending["arn"]),
             deployment_id=pending.get("deploymentId"),
             announced=bool(pending.get("announced", False)),
+            previous_task_definition_arn=pending.get("previousTaskDefinitionArn"),
+            message=pending.get("message"),
         )
         if pending
         else None,

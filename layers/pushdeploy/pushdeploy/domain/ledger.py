@@ -59,6 +59,8 @@ class PendingRevision:
     task_definition_arn: str
     deployment_id: str | None = None
     announced: bool = False
+    previous_task_definition_arn: str | None = None  # what the service ran before that attempt's update
+    message: str | None = None  # the DEPLOYING message that attempt published (JSON), if it did
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,8 @@ class EarlierUpdate:
     deployment_id: str | None  # as that attempt learnt it, else the service's PRIMARY deployment
     announced: bool  # that attempt published DEPLOYING already
     reason: str
+    previous_task_definition_arn: str | None = None  # what the service ran before it
+    message: str | None = None  # the DEPLOYING message it published (JSON), kept for the outcome's
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,8 @@ def plan_target(
             steps=(PlanStep(StepKind.RECORD_EARLIER_UPDATE, earlier.reason),),
             reason=earlier.reason,
             rendered=rendered,
-            previous_task_definition_arn=state.deployed.task_definition_arn if state.deployed else None,
+            previous_task_definition_arn=earlier.previous_task_definition_arn
+            or (state.deployed.task_definition_arn if state.deployed else None),
             code="reconciled",
             earlier=earlier,
         )
@@ -219,6 +222,8 @@ def _earlier_update(
             pending.deployment_id or service.primary_deployment_id,
             pending.announced,
             f"an earlier attempt updated the service to {current} but could not record it; recorded now",
+            pending.previous_task_definition_arn,
+            pending.message,
         )
     ours_held = state.claim is not None and state.claim.push.event_id == push.event_id
     if ours_held and current_tags.get(TAG_IMAGE_DIGEST) == push.digest and current_tags.get(TAG_IMAGE_TAG) == push.tag:

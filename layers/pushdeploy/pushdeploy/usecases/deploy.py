@@ -289,7 +289,12 @@ class Deployer:
                 executed = self._run_step(step, run, state=state, service=service, plan=plan, registered=registered)
                 registered = executed.task_definition_arn
         except DeployError as exc:
-            pending = PendingRevision(run.push.digest, request_fingerprint, registered) if registered else None
+            previous = plan.previous_task_definition_arn
+            pending = (
+                PendingRevision(run.push.digest, request_fingerprint, registered, previous_task_definition_arn=previous)
+                if registered
+                else None
+            )
             self._release_quietly(run, pending)
             if step in {StepKind.UPDATE_SERVICE, StepKind.CREATE_SERVICE} and _result_unknown(exc):
                 unknown = replace(
@@ -322,7 +327,8 @@ class Deployer:
         else:
             report = self._publish(report, notification)
         try:
-            self._commit(run, report, notification, service_arn=executed.service_arn)
+            kept = plan.earlier.message if plan.earlier else None  # the earlier attempt's message, with its diff
+            self._commit(run, report, notification, service_arn=executed.service_arn, message=kept)
         except DeployError as exc:
             # Deployed (and announced), but not recorded: the retry finds the revision pending and records it.
             self._release_quietly(
@@ -333,6 +339,8 @@ class Deployer:
                     executed.task_definition_arn or "",
                     deployment_id=executed.deployment_id,
                     announced=report.notified,
+                    previous_task_definition_arn=plan.previous_task_definition_arn,
+                    message=json.dumps(notification.message) if report.notified else None,
                 )
                 if executed.task_definition_arn
                 else None,
@@ -458,7 +466,13 @@ class Deployer:
         return replace(report, notified=True)
 
     def _commit(
-        self, run: _Run, report: TargetReport, notification: Notification | None, *, service_arn: str | None = None
+        self,
+        run: _Run,
+        report: TargetReport,
+        notification: Notification | None,
+        *,
+        service_arn: str | None = None,
+        message: str | None = None,
     ) -> None:
         """Record what the target runs now and release the claim; a deploy that started also gets its history
         item. An ECS outcome that arrived before the record is applied now."""
@@ -473,7 +487,7 @@ class Deployer:
         )
         history = None
         if report.status is DeployStatus.DEPLOYING:
-            message = json.dumps(notification.message) if notification else None
+            message = message or (json.dumps(notification.message) if notification else None)
             history = history_item(report, recorded_at=now, service_arn=service_arn, notification=message)
         early = self._ledger.commit(run.push.repository, run.config.name, run.claim.token, deployed, history)
         if early is not None and self._apply_early_outcome is not None:
