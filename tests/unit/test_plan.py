@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pushdeploy.domain.config import TargetConfig, parse_target_config
-from pushdeploy.domain.errors import ServiceNotDeployableError
+from pushdeploy.domain.errors import AwsCallError, ConfigError, DeployError, ServiceNotDeployableError
 from pushdeploy.domain.ledger import (
     CLAIM_LEASE_SECONDS,
     Claim,
@@ -28,7 +28,7 @@ from pushdeploy.domain.plan import (
     StepKind,
     TargetPlan,
     decide_claim,
-    failure_reason,
+    failed_report,
     plan_target,
     planned_report,
     preview_claim,
@@ -499,10 +499,17 @@ def test_a_dry_run_of_nothing_to_do_says_why() -> None:
     ],
 )
 def test_a_failure_says_what_it_left_behind(registered: str | None, aws_call: bool, expected: str) -> None:
-    # Given a deploy that failed after registering a revision, or before
-    # When its failure is worded
-    # Then it says whether a revision was left registered
-    assert failure_reason("boom", registered=registered, aws_call=aws_call) == expected
+    # Given a deploy that failed after registering a revision, or before, in an AWS call or not
+    error: DeployError = AwsCallError("ecs:UpdateService", "Throttling", "x") if aws_call else ConfigError("/p", "x")
+    error.message = "boom"  # the words of the failure itself are not the subject here
+    base = TargetReport(image_push(), "staging", DeployStatus.SKIPPED)
+
+    # When its failure is reported
+    report = failed_report(base, error, registered=registered, previous=None)
+
+    # Then it is FAILED with the error's code, saying whether a revision was left registered
+    assert (report.status, report.code, report.task_definition_arn) == (DeployStatus.FAILED, error.code, registered)
+    assert report.reason == expected
 
 
 def test_an_unchanged_plan_keeps_its_rendering() -> None:

@@ -18,7 +18,7 @@ from botocore.exceptions import (
 from pushdeploy.adapters.errors import aws_call, error_code
 from pushdeploy.domain.errors import ClusterNotFoundError, TaskDefinitionError
 from pushdeploy.domain.service import ServiceState
-from pushdeploy.domain.taskdef import fingerprint, registration_request
+from pushdeploy.domain.taskdef import fingerprint, registers_the_same
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -122,9 +122,7 @@ class EcsServices:
                         if last:
                             raise
                         latest, tags = self.describe_task_definition(str(request["family"]))
-                        if latest.get("status", "ACTIVE") == "ACTIVE" and (
-                            fingerprint(registration_request(latest, tags)) == wanted
-                        ):
+                        if registers_the_same(latest, tags, wanted):
                             return str(latest["taskDefinitionArn"])
                         continue
             except TaskDefinitionError:

@@ -151,6 +151,11 @@ class MissingParametersError(DeployError):
         self.names = names
 
 
+_RESULT_UNKNOWN_CODES = frozenset(
+    {"ReadTimeoutError", "ConnectionClosedError", "InternalFailure", "InternalServerError", "ServerException"}
+)
+
+
 class AwsCallError(DeployError):
     """An AWS call failed for a reason that may pass (throttling, a 5xx, a timeout, access denied).
 
@@ -166,3 +171,9 @@ class AwsCallError(DeployError):
         )
         self.operation = operation
         self.aws_error_code = aws_error_code
+
+    @property
+    def result_unknown(self) -> bool:
+        """Whether the failed call may still have been applied: its request reached AWS and no answer came
+        back (a read timeout, a dropped connection, a 500)."""
+        return self.aws_error_code in _RESULT_UNKNOWN_CODES

@@ -11,12 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from pushdeploy.domain.config import TargetConfig, target_name
-from pushdeploy.domain.errors import InvalidEventError
+from pushdeploy.domain.config import TargetConfig, parse_target_config, target_name
+from pushdeploy.domain.errors import ConfigError, DeployError, InvalidEventError
 from pushdeploy.domain.ledger import ClaimResult, PushRecord, TargetState, Verdict, judge_push
 from pushdeploy.domain.push import ImagePush, Trigger
 from pushdeploy.domain.report import DeployStatus, TargetReport
+from pushdeploy.domain.scope import check_cluster, check_service
 from pushdeploy.domain.service import ServiceState, check_deployable
+from pushdeploy.domain.tags import tag_matches
 from pushdeploy.domain.taskdef import TAG_IMAGE_DIGEST, TAG_IMAGE_TAG, RenderedTaskDefinition
 
 # -- the claim -------------------------------------------------------------------------------------------
@@ -133,6 +135,51 @@ class TargetPlan:
     def has(self, kind: StepKind) -> bool:
         return any(step.kind is kind for step in self.steps)
 
+    def report(
+        self,
+        base: TargetReport,
+        *,
+        registered: str | None = None,
+        deployment_id: str | None = None,
+        warnings: tuple[str, ...] = (),
+        unknown: str | None = None,
+    ) -> TargetReport:
+        """What executing the plan led to: nothing to do; DEPLOYING with ``registered`` (the revision the
+        service now runs) and ``deployment_id``; or, given ``unknown`` (the failed call), RETRYING: whether
+        the service update took effect is unknown, and the retry finds out."""
+        if self.nothing_to_do:
+            previous = self.previous_task_definition_arn
+            return replace(
+                base,
+                task_definition_arn=previous,
+                previous_task_definition_arn=previous,
+                code=self.code,
+                reason=self.reason,
+            )
+        if unknown is not None:
+            return replace(
+                base,
+                status=DeployStatus.RETRYING,
+                task_definition_arn=registered,
+                previous_task_definition_arn=self.previous_task_definition_arn,
+                retryable=True,
+                code="unknown",
+                reason=f"{unknown}; whether the service was updated to {registered} is unknown: being retried "
+                "(the retry finds out and finishes the deploy)",
+            )
+        return replace(
+            base,
+            status=DeployStatus.DEPLOYING,
+            task_definition_arn=registered,
+            previous_task_definition_arn=self.previous_task_definition_arn,
+            deployment_id=deployment_id,
+            changes=self.rendered.changes,
+            warnings=warnings,
+            code=self.code,
+            reason=self.reason if self.earlier else None,
+            extra={"created": True} if self.creating else {},
+        )
+
 
 def plan_target(
     *,
@@ -236,6 +283,68 @@ def _earlier_update(
     return None
 
 
+# -- which targets a push deploys to ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Whether a push goes on to a target: its config and the report so far, or the final report (a config
+    that does not parse or is out of scope fails, and is announced; a tag that does not match is skipped)."""
+
+    report: TargetReport
+    config: TargetConfig | None = None
+
+
+def admit_target(
+    push: ImagePush,
+    parameter: str,
+    raw_config: str,
+    *,
+    allowed_clusters: Sequence[str],
+    account: str | None,
+    region: str | None,
+) -> Admission:
+    """Parse the target's config and check the push's tag and the target's scope, before any AWS call."""
+    name = target_name(parameter)
+    try:
+        config = parse_target_config(parameter, raw_config)
+    except ConfigError as exc:
+        return Admission(
+            TargetReport(push, name, DeployStatus.FAILED, reason=str(exc), parameter=parameter, code=exc.code)
+        )
+    base = TargetReport(
+        push,
+        name,
+        DeployStatus.SKIPPED,
+        cluster=config.cluster,
+        service=config.service,
+        parameter=parameter,
+        slack_webhook=config.slack_webhook,
+    )
+    if not tag_matches(config.tags, push.tag):
+        reason = f"tag {push.tag} does not match the target's tags {list(config.tags)}"
+        return Admission(replace(base, code="no-match", reason=reason))
+    try:
+        check_cluster(config.cluster, allowed_clusters, account=account, region=region)
+        check_service(config.service, account=account, region=region)
+    except DeployError as exc:
+        return Admission(replace(base, status=DeployStatus.FAILED, reason=str(exc), code="out-of-scope"))
+    return Admission(base, config)
+
+
+def out_of_time_report(push: ImagePush, name: str, parameter: str) -> TargetReport:
+    """A target not started because the invocation could not finish it in its time left: the retry will."""
+    return TargetReport(
+        push,
+        name,
+        DeployStatus.FAILED,
+        parameter=parameter,
+        retryable=True,
+        code="out-of-time",
+        reason="not attempted: the invocation ran out of time; the retry will deploy it",
+    )
+
+
 # -- what a plan reports ---------------------------------------------------------------------------------
 
 
@@ -279,8 +388,20 @@ def planned_report(base: TargetReport, plan: TargetPlan, warnings: tuple[str, ..
     )
 
 
-def failure_reason(error: str, *, registered: str | None, aws_call: bool) -> str:
-    """Why a target's deploy failed, and what it left behind."""
+def failed_report(
+    base: TargetReport, error: DeployError, *, registered: str | None, previous: str | None
+) -> TargetReport:
+    """A target's deploy that failed: why, and what it left behind (a revision registered, or nothing)."""
     if registered is not None:
-        return f"{error}; revision {registered} was registered but the service was not updated to it"
-    return f"{error}; nothing was registered" if aws_call else error
+        reason = f"{error}; revision {registered} was registered but the service was not updated to it"
+    else:
+        reason = f"{error}; nothing was registered" if error.code == "aws" else str(error)
+    return replace(
+        base,
+        status=DeployStatus.FAILED,
+        task_definition_arn=registered,
+        previous_task_definition_arn=previous,
+        reason=reason,
+        retryable=error.retryable,
+        code=error.code,
+    )

@@ -8,6 +8,7 @@ from enum import StrEnum
 from pushdeploy.domain.errors import DeployError, quote
 from pushdeploy.domain.ledger import PushRecord
 from pushdeploy.domain.names import parse_arn
+from pushdeploy.domain.requests import ManualDeployRequest
 
 
 class Trigger(StrEnum):
@@ -75,3 +76,20 @@ class AwsLocation:
     def parameter_arn(self, name: str) -> str:
         """The ARN of Parameter Store parameter ``name`` here (the leading slash is not repeated)."""
         return f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter/{name.lstrip('/')}"
+
+
+def manual_push(request: ManualDeployRequest, digest: str, registry: str, *, now: float) -> ImagePush:
+    """The push a manual deploy request stands for: its tag pinned to ``digest`` (empty when the lookup
+    failed), asked for ``now``."""
+    return ImagePush(
+        repository=request.repository,
+        tag=request.tag,
+        digest=digest,
+        registry=registry,
+        trigger=Trigger.MANUAL,
+        event_id=request.event_id,
+        pushed_at=now,
+        targets=request.targets,
+        dry_run=request.dry_run,
+        requested_by=request.requested_by,
+    )

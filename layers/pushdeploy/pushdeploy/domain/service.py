@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from pushdeploy.domain.errors import ServiceNotDeployableError
+
+if TYPE_CHECKING:
+    from pushdeploy.domain.config import CreateService
 
 
 @dataclass(frozen=True)
@@ -61,3 +65,8 @@ def deploy_warnings(service: ServiceState) -> tuple[str, ...]:
         f"service {service.name} has neither the deployment circuit breaker nor CloudWatch alarm rollback: "
         "a failing deployment will not stop or roll back on its own, and no FAILED outcome will be reported",
     )
+
+
+def as_created(service: ServiceState, create: CreateService | None) -> ServiceState:
+    """The service as a target's create block creates it (for the warnings about it)."""
+    return replace(service, circuit_breaker=create is not None and create.circuit_breaker)

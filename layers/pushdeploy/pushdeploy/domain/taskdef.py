@@ -213,3 +213,11 @@ def fingerprint(request: Mapping[str, Any]) -> str:
         normalized["tags"] = sorted(normalized["tags"], key=lambda tag: str(tag.get("key")))
     canonical = json.dumps(normalized, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def registers_the_same(described: Mapping[str, Any], tags: Sequence[Mapping[str, str]], wanted: str) -> bool:
+    """Whether the described (ACTIVE) revision is what a registration request of fingerprint ``wanted``
+    registers: a lost or earlier registration of it took effect."""
+    return (
+        described.get("status", "ACTIVE") == "ACTIVE" and fingerprint(registration_request(described, tags)) == wanted
+    )

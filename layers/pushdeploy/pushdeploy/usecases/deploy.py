@@ -18,18 +18,20 @@ from dataclasses import dataclass, replace
 
 from aws_lambda_powertools import Logger
 
-from pushdeploy.domain.config import TargetConfig, create_service_request, parse_target_config, target_name
-from pushdeploy.domain.errors import AwsCallError, ConfigError, DeployError
+from pushdeploy.domain.config import TargetConfig, create_service_request
+from pushdeploy.domain.errors import AwsCallError, DeployError
 from pushdeploy.domain.ledger import CLAIM_LEASE_SECONDS, Claim, DeployedRecord, PendingRevision, TargetState
-from pushdeploy.domain.messages import Notification, render_notification
+from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.outcome import DeploymentEvent
 from pushdeploy.domain.plan import (
     ClaimAction,
     ClaimDecision,
     StepKind,
     TargetPlan,
+    admit_target,
     decide_claim,
-    failure_reason,
+    failed_report,
+    out_of_time_report,
     planned_report,
     preview_claim,
     select_targets,
@@ -42,15 +44,13 @@ from pushdeploy.domain.ports import (
     ParameterCatalog,
     TargetConfigSource,
 )
-from pushdeploy.domain.push import ImagePush, Trigger, ecr_registry
+from pushdeploy.domain.push import ImagePush, Trigger, ecr_registry, manual_push
 from pushdeploy.domain.records import history_item
 from pushdeploy.domain.report import DeployIncompleteError, DeployOutcome, DeployStatus, TargetReport
 from pushdeploy.domain.requests import ManualDeployRequest
-from pushdeploy.domain.scope import check_cluster, check_service
-from pushdeploy.domain.service import ServiceState, deploy_warnings
-from pushdeploy.domain.tags import tag_matches
-from pushdeploy.domain.taskdef import fingerprint, registration_request
-from pushdeploy.domain.times import describe_time
+from pushdeploy.domain.service import ServiceState, as_created, deploy_warnings
+from pushdeploy.domain.taskdef import fingerprint, registers_the_same
+from pushdeploy.usecases.announce import Announcer
 from pushdeploy.usecases.planning import Planner
 
 __all__ = ["DeployIncompleteError", "DeployOutcome", "Deployer", "deploy_warnings"]
@@ -63,10 +63,6 @@ logger = Logger(service="pushdeploy", child=True)
 TARGET_TIME_BUDGET_MS = 30_000
 ALL_TARGETS = "*"  # the target named in a notification about a push that failed before its targets were known
 BUSY_WAIT_SECONDS = 45.0
-# Failures after which an update may have been applied: the request reached ECS, its answer did not come back.
-_RESULT_UNKNOWN_CODES = frozenset(
-    {"ReadTimeoutError", "ConnectionClosedError", "InternalFailure", "InternalServerError", "ServerException"}
-)
 
 
 @dataclass(frozen=True)
@@ -116,7 +112,7 @@ class Deployer:
         self._ecs = ecs
         self._planner = Planner(ecs=ecs, parameters=parameters, allowed_families=allowed_families)
         self._images = images
-        self._publisher = publisher
+        self._announcer = Announcer(publisher, clock, region)
         self._ledger = ledger
         self._region = region
         self._account = account
@@ -132,36 +128,16 @@ class Deployer:
     def resolve_manual(self, request: ManualDeployRequest) -> ImagePush:
         """The pinned image behind a manual request's tag (looked up in ECR)."""
         digest, registry_id = self._images.find_image(request.repository, request.tag)
-        return ImagePush(
-            repository=request.repository,
-            tag=request.tag,
-            digest=digest,
-            registry=ecr_registry(registry_id, self._region),
-            trigger=Trigger.MANUAL,
-            event_id=request.event_id,
-            pushed_at=self._clock(),
-            targets=request.targets,
-            dry_run=request.dry_run,
-            requested_by=request.requested_by,
-        )
+        return manual_push(request, digest, ecr_registry(registry_id, self._region), now=self._clock())
 
     def report_push_failure(self, request: ImagePush | ManualDeployRequest, reason: str) -> None:
         """Notify a failure that happened before the push's targets were known (best effort)."""
-        push = request
-        if isinstance(request, ManualDeployRequest):
-            push = ImagePush(
-                repository=request.repository,
-                tag=request.tag,
-                digest="",
-                registry="",
-                trigger=Trigger.MANUAL,
-                event_id=request.event_id,
-                pushed_at=self._clock(),
-                requested_by=request.requested_by,
-            )
-        assert isinstance(push, ImagePush)
+        if isinstance(request, ManualDeployRequest):  # a failure is announced even for a dry run's request
+            push = replace(manual_push(request, "", "", now=self._clock()), dry_run=False)
+        else:
+            push = request
         report = TargetReport(push, ALL_TARGETS, DeployStatus.FAILED, reason=reason, code="aws", retryable=True)
-        if self._notified(report).notification_error:
+        if self._announcer.announce(report).notification_error:
             logger.error("Push failure not notified", extra={"reason": reason})
 
     def deploy(self, push: ImagePush, remaining_ms: Callable[[], int] = lambda: 900_000) -> DeployOutcome:
@@ -178,22 +154,12 @@ class Deployer:
             logger.info("Push skipped: no target config", extra={"repository": push.repository})
         for name, parameter in targets:
             if remaining_ms() < TARGET_TIME_BUDGET_MS:
-                report = self._notified(
-                    TargetReport(
-                        push,
-                        name,
-                        DeployStatus.FAILED,
-                        parameter=parameter,
-                        retryable=True,
-                        code="out-of-time",
-                        reason="not attempted: the invocation ran out of time; the retry will deploy it",
-                    )
-                )
+                report = self._announcer.announce(out_of_time_report(push, name, parameter))
             else:
                 report = self._deploy_target(push, parameter, raw_configs[parameter], remaining_ms)
                 # A matching target that had nothing to do is announced only when the stack asks for it.
                 if self._notify_skipped and report.status is DeployStatus.SKIPPED and report.code != "no-match":
-                    report = self._notified(report)
+                    report = self._announcer.announce(report)
             logger.info("Target %s", report.status.value, extra={"target": report.target, "code": report.code})
             outcome.reports.append(report)
         return outcome
@@ -203,30 +169,17 @@ class Deployer:
     def _deploy_target(
         self, push: ImagePush, parameter: str, raw_config: str, remaining_ms: Callable[[], int]
     ) -> TargetReport:
-        name = target_name(parameter)
-        try:
-            config = parse_target_config(parameter, raw_config)
-        except ConfigError as exc:
-            report = TargetReport(push, name, DeployStatus.FAILED, reason=str(exc), parameter=parameter, code="config")
-            return self._notified(report)
-        base = TargetReport(
+        admission = admit_target(
             push,
-            name,
-            DeployStatus.SKIPPED,
-            cluster=config.cluster,
-            service=config.service,
-            parameter=parameter,
-            slack_webhook=config.slack_webhook,
+            parameter,
+            raw_config,
+            allowed_clusters=self._allowed_clusters,
+            account=self._account,
+            region=self._region,
         )
-        if not tag_matches(config.tags, push.tag):
-            return replace(
-                base, code="no-match", reason=f"tag {push.tag} does not match the target's tags {list(config.tags)}"
-            )
-        try:
-            check_cluster(config.cluster, self._allowed_clusters, account=self._account, region=self._region)
-            check_service(config.service, account=self._account, region=self._region)
-        except DeployError as exc:
-            return self._notified(replace(base, status=DeployStatus.FAILED, reason=str(exc), code="out-of-scope"))
+        config, base = admission.config, admission.report
+        if config is None:
+            return self._announcer.announce(base) if base.status is DeployStatus.FAILED else base
         if push.dry_run:
             return self._dry_run(push, config, base)
         run = _Run(
@@ -236,14 +189,15 @@ class Deployer:
             state, decision = self._claim(run)
         except DeployError as exc:
             failed = replace(base, status=DeployStatus.FAILED, reason=str(exc), retryable=exc.retryable, code="ledger")
-            return self._notified(failed)
+            return self._announcer.announce(failed)
         if decision.action is ClaimAction.SKIP:
             return replace(base, code=decision.code, reason=decision.reason)
         if decision.action is ClaimAction.RENOTIFY:
             return self._renotify(run, state)
         if decision.action is ClaimAction.REFRESH:
             assert state.deployed is not None
-            self._ledger.commit(push.repository, name, run.claim.token, replace(state.deployed, push=push.record), None)
+            refreshed = replace(state.deployed, push=push.record)
+            self._ledger.commit(push.repository, config.name, run.claim.token, refreshed, None)
             return replace(base, code=decision.code, reason=decision.reason)
         return self._execute(run, state)
 
@@ -268,16 +222,9 @@ class Deployer:
             service, plan = self._planner.plan(run.push, run.config, state)
         except DeployError as exc:
             self._release_quietly(run, None)
-            return self._failed(run.base, exc, registered=None, previous=None)
+            return self._announcer.announce(failed_report(run.base, exc, registered=None, previous=None))
         if plan.nothing_to_do:
-            previous = plan.previous_task_definition_arn
-            unchanged = replace(
-                run.base,
-                task_definition_arn=previous,
-                previous_task_definition_arn=previous,
-                code=plan.code,
-                reason=plan.reason,
-            )
+            unchanged = plan.report(run.base)
             self._commit(run, unchanged, None)
             return unchanged
         request_fingerprint = fingerprint(plan.rendered.request)
@@ -296,36 +243,25 @@ class Deployer:
                 else None
             )
             self._release_quietly(run, pending)
-            if step in {StepKind.UPDATE_SERVICE, StepKind.CREATE_SERVICE} and _result_unknown(exc):
-                unknown = replace(
-                    run.base,
-                    status=DeployStatus.RETRYING,
-                    task_definition_arn=registered,
-                    previous_task_definition_arn=plan.previous_task_definition_arn,
-                    retryable=True,
-                    code="unknown",
-                    reason=f"{exc}; whether the service was updated to {registered} is unknown: being retried "
-                    "(the retry finds out and finishes the deploy)",
-                )
-                return self._notified(unknown)
-            return self._failed(run.base, exc, registered=registered, previous=plan.previous_task_definition_arn)
-        report = replace(
+            if (
+                step in {StepKind.UPDATE_SERVICE, StepKind.CREATE_SERVICE}
+                and isinstance(exc, AwsCallError)
+                and exc.result_unknown
+            ):
+                return self._announcer.announce(plan.report(run.base, registered=registered, unknown=str(exc)))
+            previous = plan.previous_task_definition_arn
+            return self._announcer.announce(failed_report(run.base, exc, registered=registered, previous=previous))
+        report = plan.report(
             run.base,
-            status=DeployStatus.DEPLOYING,
-            task_definition_arn=executed.task_definition_arn,
-            previous_task_definition_arn=plan.previous_task_definition_arn,
+            registered=executed.task_definition_arn,
             deployment_id=executed.deployment_id,
-            changes=plan.rendered.changes,
-            warnings=deploy_warnings(_as_created(service, run.config) if plan.creating else service),
-            code=plan.code,
-            reason=plan.reason if plan.earlier else None,
-            extra={"created": True} if plan.creating else {},
+            warnings=deploy_warnings(as_created(service, run.config.create) if plan.creating else service),
         )
-        notification = self._render(report)
+        notification = self._announcer.render(report)
         if plan.earlier is not None and plan.earlier.announced:
             report = replace(report, notified=True)  # the earlier attempt published this very deploy
         else:
-            report = self._publish(report, notification)
+            report = self._announcer.publish(report, notification)
         try:
             kept = plan.earlier.message if plan.earlier else None  # the earlier attempt's message, with its diff
             self._commit(run, report, notification, service_arn=executed.service_arn, message=kept)
@@ -391,9 +327,7 @@ class Deployer:
             # An earlier attempt of this very event still held the claim (it crashed, or could not record what
             # it registered): if the family's latest revision is exactly this one, it registered it.
             latest, tags = self._ecs.describe_task_definition(plan.rendered.family)
-            if latest.get("status", "ACTIVE") == "ACTIVE" and (
-                fingerprint(registration_request(latest, tags)) == request_fingerprint
-            ):
+            if registers_the_same(latest, tags, request_fingerprint):
                 return str(latest.get("taskDefinitionArn"))
         _require_time(run.remaining_ms, "registering the revision")
         return self._ecs.register_task_definition(plan.rendered.request)
@@ -424,7 +358,7 @@ class Deployer:
             code="renotified",
             reason="deployed by an earlier attempt; its notification is published now",
         )
-        report = self._publish(report, notification)
+        report = self._announcer.publish(report, notification)
         kept = replace(
             deployed, notified=report.notified, notification=None if report.notified else deployed.notification
         )
@@ -432,38 +366,6 @@ class Deployer:
         return report
 
     # -- helpers ------------------------------------------------------------------------------------------
-
-    def _failed(
-        self, base: TargetReport, exc: DeployError, *, registered: str | None, previous: str | None
-    ) -> TargetReport:
-        reason = failure_reason(str(exc), registered=registered, aws_call=isinstance(exc, AwsCallError))
-        return self._notified(
-            replace(
-                base,
-                status=DeployStatus.FAILED,
-                task_definition_arn=registered,
-                previous_task_definition_arn=previous,
-                reason=reason,
-                retryable=exc.retryable,
-                code=exc.code,
-            )
-        )
-
-    def _notified(self, report: TargetReport) -> TargetReport:
-        if report.push.dry_run:  # a dry run publishes nothing, failures included: they are in its result
-            return report
-        return self._publish(report, self._render(report))
-
-    def _render(self, report: TargetReport) -> Notification:
-        return render_notification(report, time=describe_time(self._clock()), region=self._region)
-
-    def _publish(self, report: TargetReport, notification: Notification) -> TargetReport:
-        try:
-            self._publisher.publish(notification)
-        except AwsCallError as exc:
-            logger.error("Notification not published", extra={"target": report.target, "error": str(exc)})
-            return replace(report, notified=False, notification_error=f"notification not published: {exc}")
-        return replace(report, notified=True)
 
     def _commit(
         self,
@@ -501,17 +403,7 @@ class Deployer:
             logger.warning("Claim not released", extra={"target": run.config.name, "error": str(exc)})
 
 
-def _as_created(service: ServiceState, config: TargetConfig) -> ServiceState:
-    """The service as the target's create block creates it (for the warnings about it)."""
-    return replace(service, circuit_breaker=config.create is not None and config.create.circuit_breaker)
-
-
 def _require_time(remaining_ms: Callable[[], int], step: str) -> None:
     """Stop before a write that might not finish in the invocation's time: a clean, retryable failure."""
     if remaining_ms() < TARGET_TIME_BUDGET_MS:
         raise AwsCallError("deadline", "OutOfTime", f"too little time left in the invocation for {step}")
-
-
-def _result_unknown(exc: DeployError) -> bool:
-    """Whether the failed call may have been applied (its request reached AWS, no answer came back)."""
-    return isinstance(exc, AwsCallError) and exc.aws_error_code in _RESULT_UNKNOWN_CODES
