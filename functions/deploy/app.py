@@ -5,21 +5,20 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pushdeploy import wiring
 from pushdeploy.events import IgnoredEvent, parse_deploy_event
 from pushdeploy.settings import function_account
+from pushdeploy.tracing import traced
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Parse the event, deploy, report; raise when a retry may finish what failed."""
@@ -37,3 +36,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = wiring.entry_point().handle(request, event, context)
     logger.info("Deploy finished", extra={"result": result})
     return result
+
+
+handler = traced(handler)

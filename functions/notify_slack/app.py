@@ -5,22 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pushdeploy import wiring
+from pushdeploy.tracing import traced
 from pushdeploy.usecases.notify import NotifyError
 
 logger = Logger()
-# botocore only: X-Ray's http.client patch would record each request's URL, and a webhook's URL is a secret.
-tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
 
 
 @logger.inject_lambda_context(correlation_id_path="Records[0].Sns.MessageId", clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_source(data_class=SNSEvent)
 def handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
@@ -33,3 +31,7 @@ def handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
         raise
     metrics.add_metric(name="SlackPosted", unit=MetricUnit.Count, value=len(result.get("posted", [])))
     return result
+
+
+# botocore only: X-Ray's http.client patch would record each request's URL, and a webhook's URL is a secret.
+handler = traced(handler, patch_modules=["botocore"])

@@ -5,20 +5,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pushdeploy import wiring
 from pushdeploy.events import IgnoredEvent, parse_deployment_event
+from pushdeploy.tracing import traced
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Parse the event, record the outcome, announce it once."""
@@ -31,3 +30,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name=f"Outcome{result['status'].title().replace('_', '')}", unit=MetricUnit.Count, value=1)
     logger.info("Deployment event tracked", extra={"result": result})
     return result
+
+
+handler = traced(handler)

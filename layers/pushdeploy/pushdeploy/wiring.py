@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -17,14 +18,17 @@ from pushdeploy.adapters.ecs import EcsServices
 from pushdeploy.adapters.ledger import DynamoDbLedger
 from pushdeploy.adapters.sns import SnsPublisher
 from pushdeploy.adapters.ssm import SecretParameterCatalog, TargetConfigStore
-from pushdeploy.adapters.webhook import RetryPolicy, WebhookClient, WebhookParameters
-from pushdeploy.domain.slack import SLACK
 from pushdeploy.entrypoint import DeployEntryPoint
 from pushdeploy.settings import Settings, SlackSettings, TrackerSettings
 from pushdeploy.usecases.deploy import BUSY_WAIT_SECONDS, Deployer
-from pushdeploy.usecases.notify import WebhookNotifier
 from pushdeploy.usecases.rollback import TargetOperations
 from pushdeploy.usecases.track import Tracker
+
+if TYPE_CHECKING:  # the notifier's modules are imported by its own function only, never on a push
+    from mypy_boto3_ecr import ECRClient
+
+    from pushdeploy.adapters.webhook import RetryPolicy, WebhookClient
+    from pushdeploy.usecases.notify import WebhookNotifier
 
 # Standard retry mode backs off on throttling (ECS: ~1 RegisterTaskDefinition/s sustained) and treats
 # LimitExceeded as throttling. Bounded: one call gives up after 3 attempts x (2 s connect + 5 s read) plus
@@ -36,6 +40,20 @@ CLIENT_CONFIG = Config(
     read_timeout=5,
 )
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+
+class _OnFirstUse:
+    """A client created when it is first used: a push never needs the ECR client (manual deploys do), and
+    creating one costs tens of milliseconds of a cold start."""
+
+    def __init__(self, create: Callable[[], Any]) -> None:
+        self._create = create
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = self._create()
+        return getattr(self._client, name)
 
 
 @dataclass(frozen=True)
@@ -76,7 +94,7 @@ def build_entry_point(
         configs=configs,
         ecs=ecs,
         parameters=SecretParameterCatalog(ssm, max_age=settings.config_cache_seconds),
-        images=EcrImages(session.client("ecr", config=config)),
+        images=EcrImages(cast("ECRClient", _OnFirstUse(lambda: session.client("ecr", config=config)))),
         publisher=publisher,
         ledger=ledger,
         region=settings.region,
@@ -155,6 +173,10 @@ def build_slack_notifier(
 ) -> WebhookNotifier:
     """Wire the Slack notifier: the webhook notifier with Slack's renderer, webhook URLs from Parameter Store,
     posted with the stdlib webhook client."""
+    from pushdeploy.adapters.webhook import WebhookClient, WebhookParameters  # noqa: PLC0415
+    from pushdeploy.domain.slack import SLACK  # noqa: PLC0415
+    from pushdeploy.usecases.notify import WebhookNotifier  # noqa: PLC0415
+
     seams = seams or _seams
     session = session or boto3.Session(region_name=settings.region)
     webhooks = WebhookParameters(

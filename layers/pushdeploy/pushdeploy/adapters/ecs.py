@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +19,8 @@ from botocore.exceptions import (
 
 from pushdeploy.adapters.errors import aws_call, error_code
 from pushdeploy.domain.errors import ClusterNotFoundError, TaskDefinitionError
-from pushdeploy.domain.service import ServiceState
+from pushdeploy.domain.service import PausedHook, ServiceDeploymentState, ServiceState
+from pushdeploy.domain.strategy import ApprovalError
 from pushdeploy.domain.taskdef import fingerprint, registers_the_same
 
 if TYPE_CHECKING:
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 
 
 REGISTER_ATTEMPTS = 3
+REMEMBERED_REVISIONS = 64  # per execution environment: the latest few of each target it deployed
 # Throttling and server errors: the registration did not happen, so it can simply be sent again.
 _RETRYABLE_CODES = frozenset(
     {
@@ -54,6 +58,9 @@ class EcsServices:
         # second revision. Registrations go through a client without retries, and this adapter retries.
         self._register_client = register_client or client
         self._sleep = sleep
+        # Revisions this adapter registered, as RegisterTaskDefinition returned them: revisions are immutable
+        # and their tags are the ones sent, so describing one again would only cost a call.
+        self._registered: OrderedDict[str, tuple[dict[str, Any], list[dict[str, str]]]] = OrderedDict()
 
     def describe_service(self, cluster: str, service: str) -> ServiceState:
         """The service's state; ClusterNotFoundError or ServiceNotDeployableError when there is none."""
@@ -85,10 +92,15 @@ class EcsServices:
             primary_deployment_id=next(
                 (str(d["id"]) for d in deployments if d.get("status") == "PRIMARY" and d.get("id")), None
             ),
+            deployment_configuration=dict(configuration),
+            load_balancers=tuple(dict(balancer) for balancer in found.get("loadBalancers", [])),
         )
 
     def describe_task_definition(self, arn: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
         """The task definition (as DescribeTaskDefinition returns it) and its tags."""
+        if arn in self._registered:
+            described, tags = self._registered[arn]
+            return copy.deepcopy(described), [dict(tag) for tag in tags]
         with aws_call("ecs:DescribeTaskDefinition"):
             try:
                 response = self._client.describe_task_definition(taskDefinition=arn, include=["TAGS"])
@@ -127,8 +139,17 @@ class EcsServices:
                         continue
             except TaskDefinitionError:
                 continue  # the family has no revision yet: the registration did not happen
-            return response["taskDefinition"]["taskDefinitionArn"]
+            return self._remember(response, request)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _remember(self, response: Mapping[str, Any], request: Mapping[str, Any]) -> str:
+        described = dict(response["taskDefinition"])
+        arn = str(described["taskDefinitionArn"])
+        sent = response.get("tags") or request.get("tags") or []
+        self._registered[arn] = (described, [{"key": str(t["key"]), "value": str(t["value"])} for t in sent])
+        while len(self._registered) > REMEMBERED_REVISIONS:
+            self._registered.popitem(last=False)
+        return arn
 
     def create_service(self, request: Mapping[str, Any]) -> tuple[str, str | None]:
         """Create a service; returns its ARN and the id of its first deployment."""
@@ -165,4 +186,72 @@ class EcsServices:
         for deployment in response["service"].get("deployments", []):
             if deployment.get("status") == "PRIMARY":
                 return deployment.get("id")
+        return None
+
+    def update_service_configured(
+        self, cluster: str, service: str, task_definition_arn: str, deployment_configuration: Mapping[str, Any]
+    ) -> str | None:
+        """Point the service at a revision with this ``deploymentConfiguration`` (strategy, bake times, hooks);
+        returns the id of the PRIMARY deployment it started."""
+        with aws_call("ecs:UpdateService"):
+            response = self._client.update_service(
+                cluster=cluster,
+                service=service,
+                taskDefinition=task_definition_arn,
+                deploymentConfiguration=dict(deployment_configuration),  # type: ignore[arg-type]
+            )
+        for deployment in response["service"].get("deployments", []):
+            if deployment.get("status") == "PRIMARY":
+                return deployment.get("id")
+        return None
+
+    def describe_service_deployment(self, service_deployment_arn: str) -> ServiceDeploymentState | None:
+        """The service deployment's status, lifecycle stage and the hooks awaiting action."""
+        with aws_call("ecs:DescribeServiceDeployments"):
+            response = self._client.describe_service_deployments(serviceDeploymentArns=[service_deployment_arn])
+        found = response.get("serviceDeployments", [])
+        if not found:
+            return None
+        deployment = found[0]
+        paused = tuple(
+            PausedHook(
+                hook_id=str(hook["hookId"]),
+                expires_at=_epoch(hook.get("expiresAt")),
+                timeout_action=hook.get("timeoutAction"),
+            )
+            for hook in deployment.get("lifecycleHookDetails", [])
+            if hook.get("status") == "AWAITING_ACTION" and hook.get("hookId")
+        )
+        return ServiceDeploymentState(
+            arn=str(deployment.get("serviceDeploymentArn", service_deployment_arn)),
+            status=str(deployment.get("status", "")),
+            lifecycle_stage=deployment.get("lifecycleStage"),
+            paused=paused,
+        )
+
+    def continue_service_deployment(self, service_deployment_arn: str, hook_id: str, action: str) -> None:
+        """Answer a PAUSE hook with CONTINUE or ROLLBACK; ApprovalError when it awaits no action any more."""
+        with aws_call("ecs:ContinueServiceDeployment"):
+            try:
+                self._client.continue_service_deployment(
+                    serviceDeploymentArn=service_deployment_arn,
+                    hookId=hook_id,
+                    action=action,  # type: ignore[arg-type]
+                )
+            except ClientError as exc:
+                if error_code(exc) in {"InvalidParameterException", "ClientException", "ServiceDeploymentNotFoundException"}:
+                    message = str(exc.response.get("Error", {}).get("Message", ""))[:200]
+                    raise ApprovalError(f"ECS did not take the answer to hook {hook_id}: {message}") from exc
+                raise
+
+
+def _epoch(value: Any) -> float | None:
+    """A botocore timestamp (a datetime, or epoch seconds) as epoch seconds."""
+    if value is None:
+        return None
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    try:
+        return float(value)
+    except (TypeError, ValueError):
         return None
