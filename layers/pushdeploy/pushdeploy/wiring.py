@@ -13,6 +13,7 @@ import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from botocore.config import Config
 
+from pushdeploy.adapters.cloudwatch import CloudWatchAlarms
 from pushdeploy.adapters.ecr import EcrImages
 from pushdeploy.adapters.ecs import EcsServices
 from pushdeploy.adapters.ledger import DynamoDbLedger
@@ -107,6 +108,8 @@ def build_entry_point(
         jitter=seams.jitter,
         busy_wait_seconds=seams.busy_wait_seconds,
         apply_early_outcome=tracker.track,
+        control=ecs,
+        alarms=CloudWatchAlarms(session.client("cloudwatch", config=config)),
     )
     operations = TargetOperations(
         configs=configs,

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 
 REGISTER_ATTEMPTS = 3
+# ContinueServiceDeployment's answers to a hook that awaits no action (answered, timed out, or unknown).
+_NOT_AWAITING_CODES = frozenset({"InvalidParameterException", "ClientException", "ServiceDeploymentNotFoundException"})
 REMEMBERED_REVISIONS = 64  # per execution environment: the latest few of each target it deployed
 # Throttling and server errors: the registration did not happen, so it can simply be sent again.
 _RETRYABLE_CODES = frozenset(
@@ -239,7 +241,11 @@ class EcsServices:
                     action=action,  # type: ignore[arg-type]
                 )
             except ClientError as exc:
-                if error_code(exc) in {"InvalidParameterException", "ClientException", "ServiceDeploymentNotFoundException"}:
+                if error_code(exc) in {
+                    "InvalidParameterException",
+                    "ClientException",
+                    "ServiceDeploymentNotFoundException",
+                }:
                     message = str(exc.response.get("Error", {}).get("Message", ""))[:200]
                     raise ApprovalError(f"ECS did not take the answer to hook {hook_id}: {message}") from exc
                 raise

@@ -23,6 +23,12 @@ from pushdeploy.domain.names import (
     service_cluster,
     target_name,
 )
+from pushdeploy.domain.strategy import (
+    ApprovalSettings,
+    DeploymentSettings,
+    parse_approval_block,
+    parse_deployment_block,
+)
 
 # target_name moved to domain.names; kept importable from here.
 __all__ = [
@@ -44,7 +50,17 @@ _SUGGESTABLE_LENGTH = 64  # a longer name is no typo of a known field: not worth
 
 REQUIRED_FIELDS = ("cluster", "service", "tags")
 KNOWN_FIELDS = frozenset(
-    {*REQUIRED_FIELDS, "containers", "secrets", "secretsPath", "environment", "create", "slackWebhook"}
+    {
+        *REQUIRED_FIELDS,
+        "containers",
+        "secrets",
+        "secretsPath",
+        "environment",
+        "create",
+        "slackWebhook",
+        "deployment",
+        "approval",
+    }
 )
 CREATE_FIELDS = frozenset(
     {
@@ -90,6 +106,8 @@ class TargetConfig:
     environment: Mapping[str, str] = field(default_factory=dict)
     create: CreateService | None = None
     slack_webhook: str | None = None  # a parameter name under the stack's SlackWebhookPath
+    deployment: DeploymentSettings | None = None  # how the service deploys (None: its own settings, untouched)
+    approval: ApprovalSettings | None = None  # a PAUSE hook a person answers
 
 
 def parse_target_config(parameter: str, raw: str) -> TargetConfig:
@@ -209,6 +227,9 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
             f"SlackWebhookPath (letters, digits, . _ -), got {quote(slack_webhook)}",
         )
 
+    deployment = parse_deployment_block(parameter, document["deployment"]) if "deployment" in document else None
+    approval = parse_approval_block(parameter, document["approval"], deployment) if "approval" in document else None
+
     return TargetConfig(
         name=target_name(parameter),
         parameter=parameter,
@@ -221,6 +242,8 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         environment=environment,
         create=create,
         slack_webhook=slack_webhook,
+        deployment=deployment,
+        approval=approval,
     )
 
 
@@ -308,8 +331,12 @@ def _object_list(parameter: str, name: str, value: Any) -> list[dict[str, Any]]:
     return list(value)
 
 
-def create_service_request(config: TargetConfig, task_definition_arn: str) -> dict[str, Any]:
-    """The CreateService request for a target's ``create`` block, on ``task_definition_arn``."""
+def create_service_request(
+    config: TargetConfig, task_definition_arn: str, deployment_configuration: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The CreateService request for a target's ``create`` block, on ``task_definition_arn``;
+    ``deployment_configuration`` (the target's ``deployment`` and ``approval``, as ``domain.strategy`` merged
+    them over the create block's circuit breaker) replaces the default one."""
     create = config.create
     assert create is not None
     request: dict[str, Any] = {
@@ -324,6 +351,8 @@ def create_service_request(config: TargetConfig, task_definition_arn: str) -> di
         "propagateTags": "TASK_DEFINITION",
         "enableECSManagedTags": True,
     }
+    if deployment_configuration is not None:
+        request["deploymentConfiguration"] = dict(deployment_configuration)
     for key, value in (
         ("launchType", create.launch_type),
         ("platformVersion", create.platform_version),

@@ -18,6 +18,7 @@ from pushdeploy.domain.push import ImagePush, Trigger
 from pushdeploy.domain.report import DeployStatus, TargetReport
 from pushdeploy.domain.scope import check_cluster, check_service
 from pushdeploy.domain.service import ServiceState, check_deployable
+from pushdeploy.domain.strategy import DeploymentChange
 from pushdeploy.domain.tags import tag_matches
 from pushdeploy.domain.taskdef import TAG_IMAGE_DIGEST, TAG_IMAGE_TAG, RenderedTaskDefinition
 
@@ -127,6 +128,7 @@ class TargetPlan:
     creating: bool = False
     code: str | None = None  # why there is nothing to do ("unchanged"), or "reconciled"
     earlier: EarlierUpdate | None = None  # RECORD_EARLIER_UPDATE: what the earlier attempt did
+    deployment: DeploymentChange | None = None  # the deploymentConfiguration the update or creation sends
 
     @property
     def nothing_to_do(self) -> bool:
@@ -177,7 +179,10 @@ class TargetPlan:
             warnings=warnings,
             code=self.code,
             reason=self.reason if self.earlier else None,
-            extra={"created": True} if self.creating else {},
+            extra={
+                **({"created": True} if self.creating else {}),
+                **(self.deployment.notification_fields() if self.deployment and not self.earlier else {}),
+            },
         )
 
 
@@ -190,23 +195,27 @@ def plan_target(
     config: TargetConfig,
     state: TargetState,
     push: ImagePush,
+    deployment: DeploymentChange | None = None,
 ) -> TargetPlan:
     """Decide what deploying ``push`` to the target takes.
 
     ``rendered`` is the next revision rendered from ``source`` (whose tags are ``current_tags``); ``state`` is
-    the target's ledger state as the claim found it.
+    the target's ledger state as the claim found it; ``deployment`` is the ``deploymentConfiguration`` the
+    target's ``deployment`` and ``approval`` blocks make (``domain.strategy``), sent with the update or creation.
     """
+    how = f" ({deployment.describe()})" if deployment is not None else ""
     if source.creating:
         family = config.create.family if config.create else source.task_definition
         return TargetPlan(
             steps=(
                 PlanStep(StepKind.REGISTER, f"register the next revision of {family} with the pushed image"),
-                PlanStep(StepKind.CREATE_SERVICE, f"create service {config.service} in cluster {config.cluster}"),
+                PlanStep(StepKind.CREATE_SERVICE, f"create service {config.service} in cluster {config.cluster}{how}"),
             ),
             reason=f"create service {config.service} from task definition {family}",
             rendered=rendered,
             previous_task_definition_arn=None,
             creating=True,
+            deployment=deployment,
         )
     current = service.task_definition_arn
     earlier = _earlier_update(service, current_tags, state, push)
@@ -224,11 +233,12 @@ def plan_target(
         return TargetPlan(
             steps=(
                 PlanStep(StepKind.REGISTER, f"register the next revision of {rendered.family}"),
-                PlanStep(StepKind.UPDATE_SERVICE, f"update service {config.service} to it"),
+                PlanStep(StepKind.UPDATE_SERVICE, f"update service {config.service} to it{how}"),
             ),
             reason="register the revision below and update the service to it",
             rendered=rendered,
             previous_task_definition_arn=current,
+            deployment=deployment,
         )
     if push.trigger is Trigger.PUSH:
         return TargetPlan(
@@ -384,6 +394,11 @@ def planned_report(base: TargetReport, plan: TargetPlan, warnings: tuple[str, ..
             "dryRun": True,
             "steps": [{"step": step.kind.value, "description": step.description} for step in plan.steps],
             "taskDefinition": plan.rendered.request,
+            **(
+                {"deploymentConfiguration": plan.deployment.configuration, **plan.deployment.notification_fields()}
+                if plan.deployment is not None and (plan.has(StepKind.UPDATE_SERVICE) or plan.creating)
+                else {}
+            ),
         },
     )
 

@@ -9,7 +9,7 @@ from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, Pending
 from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.outcome import DeploymentEvent
 from pushdeploy.domain.records import DeploymentRecord, HistoryItem, OutcomeUpdate
-from pushdeploy.domain.service import ServiceState
+from pushdeploy.domain.service import ServiceDeploymentState, ServiceState
 
 
 class TargetConfigSource(Protocol):
@@ -57,6 +57,31 @@ class EcsGateway(Protocol):
         self, cluster: str, service: str, task_definition_arn: str, *, force_new_deployment: bool = False
     ) -> str | None:
         """Point the service at a revision; returns the id of the deployment this started."""
+        ...
+
+
+class DeploymentControl(Protocol):
+    """What strategies and approvals need of ECS beyond ``EcsGateway``."""
+
+    def update_service_configured(
+        self, cluster: str, service: str, task_definition_arn: str, deployment_configuration: Mapping[str, Any]
+    ) -> str | None:
+        """Point the service at a revision with this ``deploymentConfiguration``; returns the id of the
+        deployment this started."""
+        ...
+
+    def describe_service_deployment(self, service_deployment_arn: str) -> ServiceDeploymentState | None:
+        """The service deployment's status, stage and paused hooks; None when ECS does not know it."""
+        ...
+
+    def continue_service_deployment(self, service_deployment_arn: str, hook_id: str, action: str) -> None:
+        """Answer a PAUSE hook: CONTINUE or ROLLBACK."""
+        ...
+
+
+class AlarmCatalog(Protocol):
+    def missing_alarms(self, names: Iterable[str]) -> list[str]:
+        """Those of ``names`` that are no CloudWatch alarm of this account and Region."""
         ...
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from pushdeploy.domain.errors import ServiceNotDeployableError
 
@@ -25,6 +26,14 @@ class ServiceState:
     circuit_breaker: bool = False  # deploymentCircuitBreaker.enable
     rollback_alarms: bool = False  # deploymentConfiguration.alarms.enable
     primary_deployment_id: str | None = None  # the id of the deployment of the current task definition
+    # deploymentConfiguration as DescribeServices returns it: what a target's ``deployment`` block merges over
+    deployment_configuration: Mapping[str, Any] = field(default_factory=dict)
+    load_balancers: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def strategy(self) -> str:
+        """The service's deployment strategy (ROLLING when it names none)."""
+        return str(self.deployment_configuration.get("strategy") or "ROLLING")
 
     @property
     def missing(self) -> bool:
@@ -70,3 +79,27 @@ def deploy_warnings(service: ServiceState) -> tuple[str, ...]:
 def as_created(service: ServiceState, create: CreateService | None) -> ServiceState:
     """The service as a target's create block creates it (for the warnings about it)."""
     return replace(service, circuit_breaker=create is not None and create.circuit_breaker)
+
+
+@dataclass(frozen=True)
+class PausedHook:
+    """A lifecycle hook of a service deployment awaiting action (DescribeServiceDeployments'
+    ``lifecycleHookDetails`` with status AWAITING_ACTION)."""
+
+    hook_id: str
+    expires_at: float | None
+    timeout_action: str | None
+
+
+@dataclass(frozen=True)
+class ServiceDeploymentState:
+    """What an approval needs of a service deployment: whether it runs, its stage, the hooks awaiting action."""
+
+    arn: str
+    status: str
+    lifecycle_stage: str | None
+    paused: tuple[PausedHook, ...] = ()
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status == "IN_PROGRESS"

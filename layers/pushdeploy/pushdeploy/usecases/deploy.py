@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from aws_lambda_powertools import Logger
 
 from pushdeploy.domain.config import TargetConfig, create_service_request
-from pushdeploy.domain.errors import AwsCallError, DeployError
+from pushdeploy.domain.errors import AwsCallError, ConfigError, DeployError
 from pushdeploy.domain.ledger import CLAIM_LEASE_SECONDS, Claim, DeployedRecord, PendingRevision, TargetState
 from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.outcome import DeploymentEvent
@@ -37,7 +37,9 @@ from pushdeploy.domain.plan import (
     select_targets,
 )
 from pushdeploy.domain.ports import (
+    AlarmCatalog,
     DeployLedger,
+    DeploymentControl,
     EcsGateway,
     ImageCatalog,
     NotificationPublisher,
@@ -107,10 +109,14 @@ class Deployer:
         jitter: Callable[[], float] = random.random,
         busy_wait_seconds: float = BUSY_WAIT_SECONDS,
         apply_early_outcome: Callable[[DeploymentEvent], object] | None = None,
+        control: DeploymentControl | None = None,
+        alarms: AlarmCatalog | None = None,
     ) -> None:
         self._configs = configs
         self._ecs = ecs
-        self._planner = Planner(ecs=ecs, parameters=parameters, allowed_families=allowed_families)
+        # Strategies and approvals: the UpdateService that sends a deploymentConfiguration, alarms checked.
+        self._control = control
+        self._planner = Planner(ecs=ecs, parameters=parameters, allowed_families=allowed_families, alarms=alarms)
         self._images = images
         self._announcer = Announcer(publisher, clock, region)
         self._ledger = ledger
@@ -305,13 +311,25 @@ class Deployer:
         _require_time(run.remaining_ms, "updating the service")
         if step is StepKind.CREATE_SERVICE:
             assert registered is not None
-            service_arn, deployment_id = self._ecs.create_service(create_service_request(config, registered))
+            configuration = plan.deployment.configuration if plan.deployment else None
+            service_arn, deployment_id = self._ecs.create_service(
+                create_service_request(config, registered, configuration)
+            )
             return _Executed(registered, deployment_id, service_arn)
         if step is StepKind.FORCE_NEW_DEPLOYMENT:
             current = service.task_definition_arn
             deployment_id = self._ecs.update_service(config.cluster, config.service, current, force_new_deployment=True)
             return _Executed(current, deployment_id, service.arn)
         assert step is StepKind.UPDATE_SERVICE and registered is not None
+        if plan.deployment is not None:
+            if self._control is None:
+                raise ConfigError(
+                    config.parameter, "field 'deployment' cannot be applied: this deployer has no ECS control"
+                )
+            deployment_id = self._control.update_service_configured(
+                config.cluster, config.service, registered, plan.deployment.configuration
+            )
+            return _Executed(registered, deployment_id, service.arn)
         return _Executed(registered, self._ecs.update_service(config.cluster, config.service, registered), service.arn)
 
     def _register(self, run: _Run, state: TargetState, plan: TargetPlan) -> str:
