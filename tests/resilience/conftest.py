@@ -140,6 +140,7 @@ def shared_world(local: LocalAws) -> SharedWorld:
         session = local.session()
         topic_arn = stack.outputs["DeployTopicArn"]
         world = seed_world(session, topic_arn=topic_arn)
+        local.settle_all()  # the seeded services' first deployments finish, as on a steady account
         return SharedWorld(
             stack=stack,
             world=world,
