@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from pushdeploy.domain.messages import render_notification
-from pushdeploy.domain.outcome import Outcome, render_outcome
+from pushdeploy.domain.outcome import HookEvent, Outcome, render_awaiting, render_outcome
+from pushdeploy.domain.times import parse_time
 from pushdeploy.domain.push import Trigger
 from pushdeploy.domain.report import DeployStatus
 from pushdeploy.domain.taskdef import Change
@@ -44,6 +45,38 @@ def deploying_record(trigger: Trigger = Trigger.PUSH, requested_by: str | None =
     return render_notification(report, time=PUBLISHED).message
 
 
+APPROVAL = {
+    "stage": "PRE_PRODUCTION_TRAFFIC_SHIFT",
+    "timeoutMinutes": 120,
+    "onTimeout": "ROLLBACK",
+    "approvers": ["U0123ABCD"],
+}
+SERVICE_DEPLOYMENT_ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/staging/api/Abc123xyZ_7890"
+
+
+def canary_record() -> dict[str, Any]:
+    """A DEPLOYING record of a canary target with an approval (what domain.strategy adds to it)."""
+    report = replace(
+        deploying_report(),
+        extra={"strategy": "CANARY", "earliestCompletionMinutes": 20, "approval": dict(APPROVAL)},
+    )
+    return render_notification(report, time=PUBLISHED).message
+
+
+def awaiting_record() -> dict[str, Any]:
+    """The AWAITING_APPROVAL record of the canary deploy, paused before its first shift."""
+    pause = HookEvent(
+        "HOOK_AWAITING_ACTION",
+        "arn:aws:ecs:us-east-1:123456789012:service/staging/api",
+        SERVICE_DEPLOYMENT_ARN,
+        "pre_production_traffic_shift-0-5",
+        "PRE_PRODUCTION_TRAFFIC_SHIFT",
+        parse_time("2026-11-20T12:16:00Z"),
+        parse_time("2026-11-20T10:16:00Z"),
+    )
+    return render_awaiting(canary_record(), pause, time=FINISHED).message
+
+
 def records() -> dict[str, dict[str, Any]]:
     """One record of each status, as the deploy and track functions publish them."""
     started = deploying_record()
@@ -77,6 +110,7 @@ def records() -> dict[str, dict[str, Any]]:
             skipped_report(replace(image_push(trigger=Trigger.MANUAL), requested_by="alice@example.com")),
             time=PUBLISHED,
         ).message,
+        "AWAITING_APPROVAL": awaiting_record(),
     }
 
 

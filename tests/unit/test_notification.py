@@ -39,6 +39,7 @@ def test_the_reader_requires_what_the_schema_requires() -> None:
     assert _conditional_requirements() == {
         notification.NEEDS_REASON: ["reason"],
         notification.NEEDS_SERVICE: list(notification.SERVICE_FIELDS),
+        notification.NEEDS_APPROVAL: list(notification.APPROVAL_FIELDS),
     }
 
 

@@ -10,14 +10,17 @@ from typing import Any
 from pushdeploy.domain.errors import InvalidEventError, json_type, quote, quote_list, shorten
 from pushdeploy.domain.ledger import parse_time
 from pushdeploy.domain.names import ACCOUNT_ID, DEPLOYMENT_ID, DIGEST, EVENT_ID, REGION, REPOSITORY, TAG, TARGET
-from pushdeploy.domain.outcome import DeploymentEvent
+from pushdeploy.domain.outcome import HOOK_AWAITING_ACTION, DeploymentEvent, HookEvent
 from pushdeploy.domain.push import ImagePush, Trigger, ecr_registry
-from pushdeploy.domain.requests import HistoryRequest, ManualDeployRequest, RollbackRequest
+from pushdeploy.domain.requests import ApprovalRequest, HistoryRequest, ManualDeployRequest, RollbackRequest
 
 ECR_SOURCE = "aws.ecr"
 ECR_IMAGE_ACTION = "ECR Image Action"
 ECS_SOURCE = "aws.ecs"
 ECS_DEPLOYMENT_STATE_CHANGE = "ECS Deployment State Change"
+ECS_HOOK_STATE_CHANGE = "ECS Hook State Change"
+SERVICE_DEPLOYMENT_ARN = re.compile(r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:service-deployment/[A-Za-z0-9_/.-]{1,512}")
+HOOK_ID = re.compile(r"[A-Za-z0-9_.:-]{1,256}")
 # Event times pushdeploy accepts: anything else is a malformed event, not a push from the year 1.
 _EARLIEST, _LATEST = 946_684_800.0, 4_102_444_800.0  # 2000-01-01, 2100-01-01
 # How far an event's time may be ahead of the function's clock (clock skew between AWS and the function). A
@@ -73,12 +76,41 @@ def parse_deploy_event(event: Any, request_id: str = "manual", *, trusted_accoun
     )
 
 
-def parse_deployment_event(event: Any, *, now: float) -> DeploymentEvent | IgnoredEvent:
-    """An ``ECS Deployment State Change`` event for the tracker; anything else is ignored or invalid. Its time
-    may be at most ``MAX_FUTURE_SECONDS`` after ``now`` (the function's clock, epoch seconds)."""
+APPROVAL_ACTIONS = ("approve", "reject")
+
+
+def parse_approval_request(event: Any) -> ApprovalRequest | None:
+    """A console request that answers a pause: ``{"action": "approve" | "reject", "repository", "target",
+    "requestedBy"}``; None for any other event (``parse_deploy_event`` reads those)."""
+    if not isinstance(event, dict) or event.get("action") not in APPROVAL_ACTIONS:
+        return None
+    action = str(event["action"])
+    unknown = sorted(set(event) - {"action", "repository", "target", "requestedBy"})
+    if unknown:
+        raise InvalidEventError(
+            f"manual {action}: unknown field(s) {quote_list(unknown, render=shorten)}; it takes repository, target "
+            "and requestedBy"
+        )
+    repository = _check(event.get("repository"), REPOSITORY, "repository", "an ECR repository name")
+    target = _check(event.get("target"), TARGET, "target", "a target name")
+    requested_by = event.get("requestedBy")
+    if not isinstance(requested_by, str) or not 0 < len(requested_by.strip()) <= 128:
+        raise InvalidEventError(
+            f"manual {action}: 'requestedBy' must name who decides (at most 128 characters), got "
+            f"{_described(requested_by)}; it goes into the history and the notification"
+        )
+    return ApprovalRequest(repository, target, action, requested_by.strip())
+
+
+def parse_deployment_event(event: Any, *, now: float) -> DeploymentEvent | HookEvent | IgnoredEvent:
+    """An ``ECS Deployment State Change`` or ``ECS Hook State Change`` event for the tracker; anything else is
+    ignored or invalid. Its time may be at most ``MAX_FUTURE_SECONDS`` after ``now`` (the function's clock,
+    epoch seconds)."""
     if not isinstance(event, dict) or "source" not in event or "detail-type" not in event:
         raise InvalidEventError("the tracker takes EventBridge 'ECS Deployment State Change' events")
     source, detail_type = _text(event, "source", "source"), _text(event, "detail-type", "detail-type")
+    if source == ECS_SOURCE and detail_type == ECS_HOOK_STATE_CHANGE:
+        return _parse_hook_event(event, now)
     if source != ECS_SOURCE or detail_type != ECS_DEPLOYMENT_STATE_CHANGE:
         return IgnoredEvent(f"not an ECS deployment state change: {shorten(source)} / {shorten(detail_type)}")
     detail = event.get("detail")
@@ -101,6 +133,48 @@ def parse_deployment_event(event: Any, *, now: float) -> DeploymentEvent | Ignor
         service_arn=resources[0],
         reason=_text(detail, "reason", "detail.reason"),
         updated_at=updated_at,
+    )
+
+
+def _parse_hook_event(event: dict[str, Any], now: float) -> HookEvent | IgnoredEvent:
+    """A PAUSE hook awaiting action; a hook event of another kind is ignored."""
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise InvalidEventError("ECS Hook State Change event has no 'detail' object")
+    event_name = _text(detail, "eventName", "detail.eventName")
+    if event_name != HOOK_AWAITING_ACTION:
+        return IgnoredEvent(f"hook event {shorten(event_name) or '(none)'} asks nothing of pushdeploy")
+    service_deployment = _check(
+        detail.get("serviceDeploymentArn"),
+        SERVICE_DEPLOYMENT_ARN,
+        "detail.serviceDeploymentArn",
+        "a service deployment ARN",
+    )
+    hook_id = _check(detail.get("hookId"), HOOK_ID, "detail.hookId", "a lifecycle hook id")
+    stage = _text(detail, "lifecycleStage", "detail.lifecycleStage")
+    if not stage:
+        raise InvalidEventError("field 'detail.lifecycleStage' is missing")
+    resources = event.get("resources")
+    service_arn = _text(detail, "serviceArn", "detail.serviceArn") or (
+        resources[0] if isinstance(resources, list) and resources and isinstance(resources[0], str) else ""
+    )
+    if not service_arn:
+        raise InvalidEventError("field 'detail.serviceArn' (or 'resources') must hold the service ARN")
+    deployment_id = detail.get("deploymentId")
+    if deployment_id is not None and (not isinstance(deployment_id, str) or not DEPLOYMENT_ID.fullmatch(deployment_id)):
+        raise InvalidEventError(
+            f"field 'detail.deploymentId' must be ecs-svc/<number>, got {_described(deployment_id)}"
+        )
+    expires = detail.get("expiresAt")
+    return HookEvent(
+        event_name=event_name,
+        service_arn=service_arn,
+        service_deployment_arn=service_deployment,
+        hook_id=hook_id,
+        lifecycle_stage=shorten(stage, 64),
+        expires_at=_event_time(expires, "detail.expiresAt", now + 20160 * 60) if expires is not None else None,
+        updated_at=_event_time(detail.get("updatedAt") or event.get("time"), "detail.updatedAt", now),
+        deployment_id=deployment_id,
     )
 
 

@@ -17,10 +17,13 @@ from pushdeploy.adapters.cloudwatch import CloudWatchAlarms
 from pushdeploy.adapters.ecr import EcrImages
 from pushdeploy.adapters.ecs import EcsServices
 from pushdeploy.adapters.ledger import DynamoDbLedger
+from pushdeploy.adapters.signing import SigningSecretParameter
 from pushdeploy.adapters.sns import SnsPublisher
 from pushdeploy.adapters.ssm import SecretParameterCatalog, TargetConfigStore
+from pushdeploy.approval_settings import SlackApprovalSettings
 from pushdeploy.entrypoint import DeployEntryPoint
 from pushdeploy.settings import Settings, SlackSettings, TrackerSettings
+from pushdeploy.usecases.approvals import Approvals, SlackApprovals
 from pushdeploy.usecases.deploy import BUSY_WAIT_SECONDS, Deployer
 from pushdeploy.usecases.rollback import TargetOperations
 from pushdeploy.usecases.track import Tracker
@@ -90,7 +93,7 @@ def build_entry_point(
     publisher = SnsPublisher(session.client("sns", config=config), settings.topic_arn)
     ledger = DynamoDbLedger(dynamodb, settings.table_name)
     # An ECS outcome that arrives before its deploy is recorded is handed back by the commit: the tracker's.
-    tracker = Tracker(ledger=ledger, publisher=publisher, clock=seams.clock)
+    tracker = Tracker(ledger=ledger, publisher=publisher, clock=seams.clock, approvals=ledger)
     deployer = Deployer(
         configs=configs,
         ecs=ecs,
@@ -140,10 +143,12 @@ def build_tracker(
     """Wire the tracker to AWS."""
     seams = seams or _seams
     session = session or boto3.Session(region_name=settings.region)
+    ledger = DynamoDbLedger(session.client("dynamodb", config=seams.client_config), settings.table_name)
     return Tracker(
-        ledger=DynamoDbLedger(session.client("dynamodb", config=seams.client_config), settings.table_name),
+        ledger=ledger,
         publisher=SnsPublisher(session.client("sns", config=seams.client_config), settings.topic_arn),
         clock=seams.clock,
+        approvals=ledger,
     )
 
 
@@ -152,7 +157,7 @@ def reset(seams: Seams | None = None) -> None:
     the benchmark vary time and clients this way; ``reset()`` puts the defaults back)."""
     global _seams  # noqa: PLW0603 - the composition root's one piece of state
     _seams = seams or Seams()
-    for built in (entry_point, tracker, slack_notifier):
+    for built in (entry_point, tracker, slack_notifier, slack_approvals):
         built.cache_clear()
 
 
@@ -203,3 +208,54 @@ def build_slack_notifier(
 def slack_notifier() -> WebhookNotifier:
     """The Slack notifier function's use case, built once per execution environment."""
     return build_slack_notifier(SlackSettings.from_environment())
+
+
+def build_approvals(
+    *,
+    session: boto3.Session,
+    table_name: str,
+    config_prefix: str,
+    config_cache_seconds: int,
+    seams: Seams | None = None,
+) -> Approvals:
+    """Wire the approvals use case (console and Slack answers to a paused deployment)."""
+    seams = seams or _seams
+    ledger = DynamoDbLedger(session.client("dynamodb", config=seams.client_config), table_name)
+    return Approvals(
+        configs=TargetConfigStore(
+            session.client("ssm", config=seams.client_config), config_prefix, config_cache_seconds
+        ),
+        ledger=ledger,
+        approvals=ledger,
+        control=EcsServices(session.client("ecs", config=seams.client_config), sleep=seams.sleep),
+        clock=seams.clock,
+    )
+
+
+def build_slack_approvals(
+    settings: SlackApprovalSettings, session: boto3.Session | None = None, seams: Seams | None = None
+) -> SlackApprovals:
+    """Wire the Slack interactivity endpoint: the signature checked with the SecureString signing secret."""
+    seams = seams or _seams
+    session = session or boto3.Session(region_name=settings.region)
+    approvals = build_approvals(
+        session=session,
+        table_name=settings.table_name,
+        config_prefix=settings.config_prefix,
+        config_cache_seconds=settings.config_cache_seconds,
+        seams=seams,
+    )
+    return SlackApprovals(
+        approvals=approvals,
+        ledger=DynamoDbLedger(session.client("dynamodb", config=seams.client_config), settings.table_name),
+        signing_secret=SigningSecretParameter(
+            session.client("ssm", config=seams.client_config), settings.signing_secret_parameter
+        ),
+        clock=seams.clock,
+    )
+
+
+@cache
+def slack_approvals() -> SlackApprovals:
+    """The Slack approval function's use case, built once per execution environment."""
+    return build_slack_approvals(SlackApprovalSettings.from_environment())

@@ -5,6 +5,7 @@ pk ``TARGET#<repository>#<target>``; sk ``STATE`` for the state, ``DEPLOY#<time>
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from pushdeploy.adapters.errors import aws_call, error_code
 from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, PendingRevision, PushRecord, TargetState
-from pushdeploy.domain.outcome import DeploymentEvent
+from pushdeploy.domain.outcome import ApprovalState, DeploymentEvent
 from pushdeploy.domain.records import DeploymentRecord, HistoryItem, OutcomeUpdate
 from pushdeploy.domain.times import describe_time
 
@@ -297,6 +298,88 @@ class DynamoDbLedger:
             )
         return [_history_item(_plain(item)) for item in response.get("Items", [])]
 
+    def record_pause(self, deploy: HistoryItem, deployment_id: str, approval: ApprovalState) -> bool:
+        """Note the deployment's pause on its record and its history item, unless that pause was noted."""
+        fields: dict[str, Any] = {
+            "approvalStage": approval.stage,
+            "hookId": approval.hook_id,
+            "serviceDeploymentArn": approval.service_deployment_arn,
+        }
+        if approval.expires_at is not None:
+            fields["approvalExpiresAt"] = approval.expires_at
+        return self._approval_update(
+            deploy, deployment_id, fields, "attribute_not_exists(#hookId) OR #hookId <> :hookId"
+        )
+
+    def record_decision(self, deploy: HistoryItem, deployment_id: str, approval: ApprovalState) -> bool:
+        """Note the answer to the pause ``approval.hook_id``, unless it was answered already."""
+        fields = {
+            "decision": approval.decision,
+            "decidedBy": approval.decided_by,
+            "decidedAt": approval.decided_at,
+            "decidedHookId": approval.hook_id,
+        }
+        condition = "#hookIdNow = :hookIdNow AND (attribute_not_exists(#decidedHookId) OR #decidedHookId <> :hookIdNow)"
+        return self._approval_update(deploy, deployment_id, fields, condition, hook_id=approval.hook_id)
+
+    def claim_request(self, key: str, expires_at: float) -> bool:
+        """Take a one-time key (pk ``REQUEST#<key>``) with a TTL; False when it exists (a replayed request)."""
+        with aws_call("dynamodb:PutItem"):
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=_item(f"REQUEST#{key}", "ONCE", {}, int(expires_at)),
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ConditionalCheckFailedException":
+                    return False
+                raise
+        return True
+
+    def _approval_update(
+        self,
+        deploy: HistoryItem,
+        deployment_id: str,
+        fields: Mapping[str, Any],
+        condition: str,
+        *,
+        hook_id: str | None = None,
+    ) -> bool:
+        given = {name: value for name, value in fields.items() if value is not None}
+        update = "SET " + ", ".join(f"#{name} = :{name}" for name in given)
+        values = {f":{name}": _value(value) for name, value in given.items()}
+        if hook_id is not None:
+            values[":hookIdNow"] = _value(hook_id)
+        # Every #name either expression uses, and the attribute it stands for (#hookIdNow is hookId).
+        used = set(re.findall(r"#(\w+)", f"{update} {condition}"))
+        names = {f"#{name}": "hookId" if name == "hookIdNow" else name for name in sorted(used)}
+        keys = [
+            {"pk": {"S": _deployment_pk(deployment_id)}, "sk": {"S": "DEPLOYMENT"}},
+            {"pk": target_key(deploy.repository, deploy.target)["pk"], "sk": {"S": _history_sk(deploy)}},
+        ]
+        items: list[Any] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": key,
+                    "UpdateExpression": update,
+                    "ConditionExpression": f"attribute_exists(pk) AND ({condition})",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            }
+            for key in keys
+        ]
+        with aws_call("dynamodb:TransactWriteItems"):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                if error_code(exc) == "TransactionCanceledException":
+                    return False
+                raise
+        return True
+
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         with aws_call("dynamodb:GetItem"):
             response = self._client.get_item(TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}})
@@ -348,6 +431,14 @@ _HISTORY_FIELDS = {
     "finishedAt": "finished_at",
     "durationSeconds": "duration_seconds",
     "notified": "notified",
+    "approvalStage": "approval_stage",
+    "hookId": "hook_id",
+    "serviceDeploymentArn": "service_deployment_arn",
+    "approvalExpiresAt": "approval_expires_at",
+    "decision": "decision",
+    "decidedBy": "decided_by",
+    "decidedAt": "decided_at",
+    "decidedHookId": "decided_hook_id",
 }
 
 

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from pushdeploy.domain.ledger import short_digest
 from pushdeploy.domain.notification import REGION, Notification
+from pushdeploy.domain.times import describe_time, parse_time
 
 STATUS_MARKERS = {
     "DEPLOYING": ":rocket:",
@@ -19,6 +20,7 @@ STATUS_MARKERS = {
     "ROLLED_BACK": ":leftwards_arrow_with_hook:",
     "RETRYING": ":hourglass_flowing_sand:",
     "SKIPPED": ":fast_forward:",
+    "AWAITING_APPROVAL": ":raised_hand:",
 }
 STATUS_WORDS = {
     "DEPLOYING": "is deploying",
@@ -27,6 +29,7 @@ STATUS_WORDS = {
     "ROLLED_BACK": "was rolled back",
     "RETRYING": "is being retried (the service update's result is unknown)",
     "SKIPPED": "was skipped",
+    "AWAITING_APPROVAL": "awaits approval",
 }
 
 
@@ -140,6 +143,8 @@ def render_email(message: Mapping[str, Any], *, region: str | None = None) -> st
         ("Deployment", message.get("deploymentId")),
         ("Duration", f"{message['durationSeconds']:.0f} s" if message.get("durationSeconds") is not None else None),
         ("Reason", message.get("reason")),
+        ("Strategy", describe_strategy(message)),
+        ("Approval", describe_approval(message)),
     ]
     lines += [f"{label + ':':<12}{value}" for label, value in rows if value not in (None, "")]
     changes = describe_changes(message)
@@ -172,6 +177,9 @@ def render_chatbot(message: Mapping[str, Any], *, region: str | None = None) -> 
     ]
     if message.get("reason"):
         description.append(f"*Reason:* {message['reason']}")
+    for label, text in (("Strategy", describe_strategy(message)), ("Approval", describe_approval(message))):
+        if text:
+            description.append(f"*{label}:* {text}")
     description += [f"• {line}" for line in describe_changes(message)[:10]]
     next_steps = [
         f"<{url}|Open the {name.replace('taskDefinition', 'task definition')}>"
@@ -197,6 +205,45 @@ def render_chatbot(message: Mapping[str, Any], *, region: str | None = None) -> 
             "additionalContext": context,
         },
     }
+
+
+def describe_strategy(message: Mapping[str, Any]) -> str | None:
+    """``CANARY, can complete at 10:35:35Z at the earliest (20 min of bake times)``, when the record names one."""
+    strategy = message.get("strategy")
+    if not isinstance(strategy, str):
+        return None
+    minutes = message.get("earliestCompletionMinutes")
+    if message.get("status") != "DEPLOYING" or not isinstance(minutes, int) or isinstance(minutes, bool):
+        return strategy
+    try:
+        earliest = describe_time(parse_time(str(message.get("time"))) + minutes * 60)
+    except ValueError:
+        return f"{strategy}, {minutes} min of bake times"
+    paused = " plus the approval's wait" if isinstance(message.get("approval"), Mapping) else ""
+    return f"{strategy}, can complete at {earliest} at the earliest ({minutes} min of bake times{paused})"
+
+
+def describe_approval(message: Mapping[str, Any]) -> str | None:
+    """The approval in words: what is asked, how to answer by when, or what became of it."""
+    approval = message.get("approval")
+    if not isinstance(approval, Mapping):
+        return None
+    stage = approval.get("stage")
+    decision = approval.get("decision")
+    if decision in {"approved", "rejected"}:
+        return f"{decision} by {approval.get('decidedBy')} at {approval.get('decidedAt')} ({stage})"
+    if decision == "timed-out":
+        return f"timed out at {approval.get('deadline')} ({stage})"
+    if message.get("status") == "AWAITING_APPROVAL":
+        answer = json.dumps(approval.get("approve"), separators=(", ", ": "))
+        who = approval.get("approvers")
+        slack = f"; in Slack: {', '.join(map(str, who))}" if isinstance(who, list) and who else ""
+        return (
+            f"paused at {stage} until {approval.get('deadline')} (then {approval.get('onTimeout')}); approve by "
+            f'invoking the deploy function with {answer}, or reject with "action": "reject"{slack}'
+        )
+    timeout = f"timeout {approval.get('timeoutMinutes')} min, then {approval.get('onTimeout')}"
+    return f"paused for approval at {stage} ({timeout})"
 
 
 def thread_id(message: Mapping[str, Any]) -> str:

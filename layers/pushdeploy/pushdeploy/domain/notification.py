@@ -18,16 +18,18 @@ SCHEMA_VERSION = 1
 MAX_SUBJECT = 99  # SNS: fewer than 100 ASCII characters, no line breaks
 ELLIPSIS = "…"
 
-STATUSES = ("DEPLOYING", "COMPLETED", "FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED")
+STATUSES = ("DEPLOYING", "COMPLETED", "FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED", "AWAITING_APPROVAL")
 TRIGGERS = ("push", "manual", "rollback")
 CHANGE_FIELDS = ("image", "environment", "secret")
 REQUIRED = ("schemaVersion", "status", "repository", "tag", "digest", "image", "target", "trigger", "eventId", "time")
-NEEDS_REASON = frozenset({"FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED"})
+NEEDS_REASON = frozenset({"FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED", "AWAITING_APPROVAL"})
 NEEDS_SERVICE = frozenset({"DEPLOYING", "COMPLETED"})
+NEEDS_APPROVAL = frozenset({"AWAITING_APPROVAL"})
+APPROVAL_FIELDS = ("approval", "cluster", "service", "deploymentId")
 SERVICE_FIELDS = ("cluster", "service", "taskDefinitionArn")
 STRINGS = ("tag", "image", "eventId", "time")
 NON_EMPTY_STRINGS = ("repository", "target")
-OPTIONAL_STRINGS = ("requestedBy", "code", "configParameter", "stopped", "region")
+OPTIONAL_STRINGS = ("requestedBy", "code", "configParameter", "stopped", "region", "strategy")
 NULLABLE_STRINGS = ("cluster", "service", "taskDefinitionArn", "previousTaskDefinitionArn", "deploymentId")
 WEBHOOK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")  # the rule config.py applies to a target's slackWebhook
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
@@ -112,6 +114,8 @@ def record_problems(record: Mapping[str, Any]) -> list[str]:
         missing.append("reason")
     if status in NEEDS_SERVICE:
         missing += [key for key in SERVICE_FIELDS if key not in record]
+    if status in NEEDS_APPROVAL:
+        missing += [key for key in APPROVAL_FIELDS if key not in record]
     if missing:
         problems.append(f"missing key(s) {', '.join(missing)}")
     version = record.get("schemaVersion", SCHEMA_VERSION)
@@ -147,6 +151,9 @@ def record_problems(record: Mapping[str, Any]) -> list[str]:
     if "reason" in record and not (isinstance(record["reason"], str) and record["reason"]):
         problems.append("reason must be a non-empty string")
     problems += _change_problems(record.get("changes"))
+    approval = record.get("approval")
+    if approval is not None and not isinstance(approval, dict):
+        problems.append("approval must be an object")
     warnings = record.get("warnings")
     if warnings is not None and not (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)):
         problems.append("warnings must be a list of strings")

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from pushdeploy.domain.messages import Notification, attributes_for, subject_for
+from pushdeploy.domain.times import describe_time
 
 
 class Outcome(StrEnum):
@@ -59,6 +60,67 @@ class DeploymentEvent:
         return self.event_name == IN_PROGRESS and "rolling back" in self.reason.lower()
 
 
+HOOK_AWAITING_ACTION = "HOOK_AWAITING_ACTION"
+
+
+@dataclass(frozen=True)
+class HookEvent:
+    """An ``ECS Hook State Change`` event: a PAUSE lifecycle hook of a service deployment awaits action."""
+
+    event_name: str
+    service_arn: str
+    service_deployment_arn: str
+    hook_id: str
+    lifecycle_stage: str
+    expires_at: float | None  # epoch seconds: when ECS takes the hook's timeout action
+    updated_at: float
+    deployment_id: str | None = None  # the ecs-svc/<number> of the deployment, when the event names it
+
+
+@dataclass(frozen=True)
+class ApprovalState:
+    """Where a deployment's approval stands, as the ledger keeps it (the last pause, and its answer)."""
+
+    stage: str
+    hook_id: str
+    service_deployment_arn: str
+    expires_at: float | None
+    decision: str | None = None  # "approved" or "rejected"
+    decided_by: str | None = None
+    decided_at: float | None = None
+    decided_hook_id: str | None = None  # the pause that was answered (a canary pauses before each shift)
+
+    @property
+    def awaiting(self) -> bool:
+        """The last pause has no answer yet."""
+        return self.decided_hook_id != self.hook_id
+
+
+def approval_summary(
+    approval: ApprovalState | None, outcome: Outcome, *, at: float, on_timeout: str | None
+) -> tuple[str | None, dict[str, Any] | None]:
+    """What the outcome says of the approval (who answered and when, or that it timed out), in words and as
+    the notification's ``approval`` fields; ``at`` is the outcome's time."""
+    if approval is None:
+        return None, None
+    fields: dict[str, Any] = {"stage": approval.stage}
+    if approval.decision is not None and not approval.awaiting:
+        when = _iso(approval.decided_at)
+        fields |= {"decision": approval.decision, "decidedBy": approval.decided_by, "decidedAt": when}
+        return f"{approval.decision} by {approval.decided_by} at {when} (at {approval.stage})", fields
+    if approval.expires_at is not None and at >= approval.expires_at - 1:
+        action = {"ROLLBACK": "rolled it back", "CONTINUE": "continued it"}.get(on_timeout or "", "acted")
+        fields |= {"decision": "timed-out", "deadline": _iso(approval.expires_at)}
+        return f"the approval at {approval.stage} timed out at {_iso(approval.expires_at)}: ECS {action}", fields
+    if outcome is not Outcome.COMPLETED:
+        return f"rolled back at {approval.stage}, while awaiting approval", fields
+    return None, fields
+
+
+def _iso(epoch: float | None) -> str:
+    return describe_time(epoch) if epoch is not None else "an unknown time"
+
+
 def outcome_of(event_name: str, *, is_rollback_deployment: bool) -> Outcome | None:
     """The outcome an event announces for the deployment pushdeploy started (None: nothing final yet).
 
@@ -88,14 +150,56 @@ def outcome_reason(
 
 
 def render_outcome(
-    started: Mapping[str, Any], outcome: Outcome, *, reason: str | None, duration_seconds: float | None, time: str
+    started: Mapping[str, Any],
+    outcome: Outcome,
+    *,
+    reason: str | None,
+    duration_seconds: float | None,
+    time: str,
+    approval: Mapping[str, Any] | None = None,
 ) -> Notification:
-    """The notification of a deployment's outcome, built from the DEPLOYING message it follows."""
+    """The notification of a deployment's outcome, built from the DEPLOYING message it follows (with what
+    became of the approval, ``approval_summary``, when the deployment paused for one)."""
     message = {**started, "status": outcome.published, "time": time}
+    if approval is not None:
+        message["approval"] = {**(started.get("approval") or {}), **approval}
     message.pop("reason", None)
     message.pop("warnings", None)
     if reason:
         message["reason"] = reason
     if duration_seconds is not None:
         message["durationSeconds"] = round(duration_seconds, 1)
+    return Notification(subject=subject_for(message), message=message, attributes=attributes_for(message))
+
+
+AWAITING_APPROVAL = "AWAITING_APPROVAL"
+
+
+def render_awaiting(started: Mapping[str, Any], event: HookEvent, *, time: str) -> Notification:
+    """The AWAITING_APPROVAL notification of a paused deployment, built from its DEPLOYING message: the stage,
+    the deadline, what ECS does then, and the console requests that answer it."""
+    planned = started.get("approval") if isinstance(started.get("approval"), Mapping) else {}
+    assert isinstance(planned, Mapping)
+    on_timeout = str(planned.get("onTimeout") or "ROLLBACK")
+    deadline = describe_time(event.expires_at) if event.expires_at is not None else None
+    answer = {"repository": started.get("repository"), "target": started.get("target"), "requestedBy": "<your name>"}
+    approval: dict[str, Any] = {
+        **{key: value for key, value in planned.items() if key in {"timeoutMinutes", "approvers"}},
+        "stage": event.lifecycle_stage,
+        "hookId": event.hook_id,
+        "serviceDeploymentArn": event.service_deployment_arn,
+        "onTimeout": on_timeout,
+        "approve": {"action": "approve", **answer},
+        "reject": {"action": "reject", **answer},
+    }
+    if deadline:
+        approval["deadline"] = deadline
+    until = f" by {deadline}" if deadline else ""
+    then = "rolls it back" if on_timeout == "ROLLBACK" else "continues it"
+    message = {**started, "status": AWAITING_APPROVAL, "time": time, "approval": approval}
+    message.pop("warnings", None)
+    message["reason"] = (
+        f"ECS paused the deployment at {event.lifecycle_stage} for approval: approve or reject it{until} "
+        f"(then ECS {then})"
+    )
     return Notification(subject=subject_for(message), message=message, attributes=attributes_for(message))

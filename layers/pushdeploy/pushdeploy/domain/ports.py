@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, PendingRevision, TargetState
 from pushdeploy.domain.messages import Notification
-from pushdeploy.domain.outcome import DeploymentEvent
+from pushdeploy.domain.outcome import ApprovalState, DeploymentEvent
 from pushdeploy.domain.records import DeploymentRecord, HistoryItem, OutcomeUpdate
 from pushdeploy.domain.service import ServiceDeploymentState, ServiceState
 
@@ -146,6 +146,24 @@ class TrackerLedger(Protocol):
     ) -> bool:
         """Move a deployment (and its history item) to ``update.status`` if it is in one of
         ``allowed_before``; False when it is not (a duplicate or late event)."""
+        ...
+
+
+class ApprovalLedger(Protocol):
+    """What approvals need of the ledger: each pause of a deployment of ours, and the answer to it."""
+
+    def record_pause(self, deploy: HistoryItem, deployment_id: str, approval: ApprovalState) -> bool:
+        """Note that the deployment awaits an answer at ``approval.hook_id`` (on the deployment's record and
+        its history item); False when that pause was noted already (a duplicate event)."""
+        ...
+
+    def record_decision(self, deploy: HistoryItem, deployment_id: str, approval: ApprovalState) -> bool:
+        """Note the answer (``decision``, ``decided_by``, ``decided_at``) to the pause ``approval.hook_id``;
+        False when that pause was answered already."""
+        ...
+
+    def claim_request(self, key: str, expires_at: float) -> bool:
+        """Take a one-time key (a signed request's signature); False when it was taken before (a replay)."""
         ...
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pushdeploy.domain.outcome import DeploymentEvent
+from pushdeploy.domain.outcome import ApprovalState, DeploymentEvent
 from pushdeploy.domain.report import TargetReport
 from pushdeploy.domain.times import describe_time
 
@@ -39,6 +39,31 @@ class HistoryItem:
     finished_at: str | None = None
     duration_seconds: float | None = None
     notified: bool | None = None  # whether the outcome was published (None: no outcome yet)
+    # The deployment's approval: its last pause (a PAUSE hook awaiting action) and the answer to it.
+    approval_stage: str | None = None
+    hook_id: str | None = None
+    service_deployment_arn: str | None = None
+    approval_expires_at: float | None = None
+    decision: str | None = None  # approved | rejected
+    decided_by: str | None = None
+    decided_at: float | None = None
+    decided_hook_id: str | None = None
+
+    @property
+    def approval(self) -> ApprovalState | None:
+        """The approval's state, once ECS paused the deployment for one."""
+        if not self.approval_stage or not self.hook_id or not self.service_deployment_arn:
+            return None
+        return ApprovalState(
+            stage=self.approval_stage,
+            hook_id=self.hook_id,
+            service_deployment_arn=self.service_deployment_arn,
+            expires_at=self.approval_expires_at,
+            decision=self.decision,
+            decided_by=self.decided_by,
+            decided_at=self.decided_at,
+            decided_hook_id=self.decided_hook_id,
+        )
 
     def as_result(self) -> dict[str, Any]:
         """The item as the history request returns it (camelCase, no empty fields, no message body)."""
@@ -63,6 +88,10 @@ class HistoryItem:
             "finishedAt": self.finished_at,
             "durationSeconds": self.duration_seconds,
             "notified": self.notified,
+            "approvalStage": self.approval_stage,
+            "decision": self.decision,
+            "decidedBy": self.decided_by,
+            "decidedAt": describe_time(self.decided_at) if self.decided_at is not None else None,
         }
         return {name: value for name, value in fields.items() if value is not None}
 

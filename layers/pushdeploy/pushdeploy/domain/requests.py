@@ -35,3 +35,28 @@ class HistoryRequest:
     repository: str
     target: str
     limit: int = 20
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """Answer the pause awaiting approval on a target's deployment: ``decision`` approve or reject.
+
+    From the console ``requested_by`` is the name the request gives; from Slack it is the user, whose id
+    (``slack_user``) must be one of the target's approvers, and ``hook_id`` the pause the button was for.
+    """
+
+    repository: str
+    target: str
+    decision: str  # "approve" | "reject"
+    requested_by: str
+    hook_id: str | None = None
+    slack_user: str | None = None
+
+    @property
+    def action(self) -> str:
+        """ContinueServiceDeployment's action."""
+        return "CONTINUE" if self.decision == "approve" else "ROLLBACK"
+
+    @property
+    def decided(self) -> str:
+        return "approved" if self.decision == "approve" else "rejected"

@@ -7,18 +7,22 @@ webhook URL check and the errors are ``pushdeploy.domain.webhook``; the HTTP cal
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pushdeploy.domain.channels import (
     STATUS_MARKERS,
     console_links,
+    describe_approval,
     describe_changes,
+    describe_strategy,
     describe_trigger,
     headline,
     revision,
 )
 from pushdeploy.domain.ledger import short_digest
+from pushdeploy.domain.slack_actions import APPROVE_ACTION, REJECT_ACTION
 from pushdeploy.domain.webhook import WebhookChannel
 
 # Slack's limits (Block Kit reference): blocks per message, characters per section text, per section field,
@@ -81,10 +85,13 @@ def render_slack(message: Mapping[str, Any], *, region: str | None = None) -> di
     changes = describe_changes(message)
     if changes:
         blocks.append(_section(_listing(f"*Changes* ({len(changes)})", changes, "change")))
+    for label, text in (("Strategy", describe_strategy(message)), ("Approval", describe_approval(message))):
+        if text:
+            blocks.append(_section(f"*{label}*\n{_escape(text)}"))
     warnings = [str(warning) for warning in message.get("warnings") or []]
     if warnings:
         blocks.append(_section(_listing(f":warning: *Warnings* ({len(warnings)})", warnings, "warning")))
-    buttons = _buttons(message, region)
+    buttons = [*_decision_buttons(message), *_buttons(message, region)]
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
     blocks.append({"type": "context", "elements": [_mrkdwn(_context(message), MAX_FIELD_TEXT)]})
@@ -170,6 +177,50 @@ def _buttons(message: Mapping[str, Any], region: str | None) -> list[dict[str, A
         }
         for name, label in labels.items()
         if name in links and len(links[name]) <= MAX_BUTTON_URL
+    ]
+
+
+MAX_BUTTON_VALUE = 2000
+
+
+def decision_value(message: Mapping[str, Any]) -> str:
+    """What an Approve or Reject button carries back: the target and the pause it answers."""
+    approval = message.get("approval") or {}
+    return json.dumps(
+        {"repository": message.get("repository"), "target": message.get("target"), "hookId": approval.get("hookId")},
+        separators=(",", ":"),
+    )
+
+
+def _decision_buttons(message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Approve and Reject, on an AWAITING_APPROVAL message only (the interactivity endpoint answers them)."""
+    if message.get("status") != "AWAITING_APPROVAL" or not isinstance(message.get("approval"), Mapping):
+        return []
+    value = decision_value(message)
+    if len(value) > MAX_BUTTON_VALUE:
+        return []
+    stage = str(message["approval"].get("stage"))
+    return [
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": "Approve"},
+            "style": "primary",
+            "action_id": APPROVE_ACTION,
+            "value": value,
+        },
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": "Reject"},
+            "style": "danger",
+            "action_id": REJECT_ACTION,
+            "value": value,
+            "confirm": {
+                "title": {"type": "plain_text", "text": "Reject the deployment?"},
+                "text": {"type": "plain_text", "text": _cut(f"ECS rolls it back from {stage}.", MAX_BUTTON_URL)},
+                "confirm": {"type": "plain_text", "text": "Reject"},
+                "deny": {"type": "plain_text", "text": "Cancel"},
+            },
+        },
     ]
 
 

@@ -270,6 +270,7 @@ class DeploymentChange:
                 "stage": self.approval.stage,
                 "timeoutMinutes": self.approval.timeout_minutes,
                 "onTimeout": self.approval.on_timeout,
+                "approvers": list(self.approval.approvers),
             }
         return fields
 

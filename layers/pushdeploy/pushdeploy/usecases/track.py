@@ -13,13 +13,17 @@ from pushdeploy.domain.outcome import (
     ALLOWED_BEFORE,
     COMPLETED,
     FAILED,
+    ApprovalState,
     DeploymentEvent,
+    HookEvent,
     Outcome,
+    approval_summary,
     outcome_of,
     outcome_reason,
+    render_awaiting,
     render_outcome,
 )
-from pushdeploy.domain.ports import NotificationPublisher, TrackerLedger
+from pushdeploy.domain.ports import ApprovalLedger, NotificationPublisher, TrackerLedger
 from pushdeploy.domain.records import DeploymentRecord, HistoryItem, OutcomeUpdate
 from pushdeploy.domain.times import describe_time
 
@@ -36,18 +40,52 @@ class Tracker:
     """
 
     def __init__(
-        self, *, ledger: TrackerLedger, publisher: NotificationPublisher, clock: Callable[[], float] = time.time
+        self,
+        *,
+        ledger: TrackerLedger,
+        publisher: NotificationPublisher,
+        clock: Callable[[], float] = time.time,
+        approvals: ApprovalLedger | None = None,
     ) -> None:
         self._ledger = ledger
         self._publisher = publisher
         self._clock = clock
+        self._approvals = approvals  # where each pause of a deployment (a PAUSE hook) is noted
 
-    def track(self, event: DeploymentEvent) -> dict[str, Any]:
+    def track(self, event: DeploymentEvent | HookEvent) -> dict[str, Any]:
         """Record and announce what ``event`` means for a deploy of ours; ignore everything else."""
+        if isinstance(event, HookEvent):
+            return self._paused(event)
         record = self._ledger.find_deployment(event.deployment_id)
         if record is None or not record.known:
             return self._unknown(event)
         return self._apply(event, record)
+
+    def _paused(self, event: HookEvent) -> dict[str, Any]:
+        """A PAUSE hook of a deployment of ours awaits action: note the pause, announce AWAITING_APPROVAL."""
+        deployment_id = event.deployment_id or self._ledger.latest_deployment_of(event.service_arn)
+        record = self._ledger.find_deployment(deployment_id) if deployment_id else None
+        if deployment_id is None or record is None or record.deploy is None:
+            return _ignored(f"paused service deployment {event.service_deployment_arn} was not started by pushdeploy")
+        deploy = record.deploy
+        if deploy.status != "DEPLOYING":
+            return _ignored(f"{deployment_id} is {deploy.status}: its pause is no longer awaited")
+        if deploy.hook_id == event.hook_id:
+            return _ignored(f"pause {event.hook_id} of {deployment_id} was announced already (a duplicate event)")
+        if self._approvals is None:
+            return _ignored("this tracker keeps no approvals")
+        started = json.loads(deploy.notification or "{}") or _minimal_message(deploy, deployment_id)
+        notification = render_awaiting(started, event, time=describe_time(self._clock()))
+        self._publisher.publish(notification)
+        pause = ApprovalState(event.lifecycle_stage, event.hook_id, event.service_deployment_arn, event.expires_at)
+        self._approvals.record_pause(deploy, deployment_id, pause)
+        logger.info("Deployment awaits approval", extra={"deploymentId": deployment_id, "stage": pause.stage})
+        return {
+            "status": "AWAITING_APPROVAL",
+            "deploymentId": deployment_id,
+            "stage": pause.stage,
+            "hookId": pause.hook_id,
+        }
 
     def _unknown(self, event: DeploymentEvent) -> dict[str, Any]:
         """A deployment pushdeploy has no record of: ECS's rollback of one of ours, one of ours whose deploy
@@ -88,6 +126,10 @@ class Tracker:
             # Recorded by an earlier attempt whose publish failed: announce it now, as recorded.
             return self._announce(deploy, deployment_id, outcome, deploy.reason, deploy.duration_seconds)
         reason = outcome_reason(outcome, event, is_rollback_deployment=is_rollback, failure=deploy.reason or None)
+        planned = json.loads(deploy.notification or "{}").get("approval") or {}
+        note, _ = approval_summary(deploy.approval, outcome, at=event.updated_at, on_timeout=planned.get("onTimeout"))
+        if note:
+            reason = f"{reason}; {note}" if reason else note
         # Clocks differ (ECS's event time vs the push's): a duration is never negative.
         duration = round(max(0.0, event.updated_at - deploy.pushed_at), 1) if deploy.pushed_at else None
         update = OutcomeUpdate(outcome.value, describe_time(event.updated_at), reason, duration)
@@ -104,12 +146,16 @@ class Tracker:
     ) -> dict[str, Any]:
         """Publish the outcome (raising if SNS refuses it, so the event is retried), then note it was."""
         started = json.loads(deploy.notification or "{}")
+        planned = started.get("approval") or {}
+        moment = self._clock()
+        _, approval = approval_summary(deploy.approval, outcome, at=moment, on_timeout=planned.get("onTimeout"))
         notification = render_outcome(
             started or _minimal_message(deploy, deployment_id),
             outcome,
             reason=reason,
             duration_seconds=duration,
-            time=describe_time(self._clock()),
+            time=describe_time(moment),
+            approval=approval,
         )
         self._publisher.publish(notification)
         self._ledger.mark_outcome_notified(deployment_id)
