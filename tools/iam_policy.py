@@ -390,8 +390,12 @@ def requests_for_call(
             if params.get("tags"):
                 requests.append(Request("ecs:TagResource", arn, {"ecs:CreateAction": operation}))
             return requests
-        case "ecs", "StopServiceDeployment":
+        case "ecs", "StopServiceDeployment" | "ContinueServiceDeployment":
             return [Request(action, str(params["serviceDeploymentArn"]))]
+        case "ecs", "DescribeServiceDeployments":
+            return [Request(action, str(arn)) for arn in params["serviceDeploymentArns"]]
+        case "cloudwatch", "DescribeAlarms":
+            return [Request(action, where.arn("cloudwatch", f"alarm:{name}")) for name in params.get("AlarmNames", [])]
         case "ecs", "DescribeTaskDefinition":
             return [Request(action, "*")]
         case "ecs", "RegisterTaskDefinition":

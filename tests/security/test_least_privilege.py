@@ -71,6 +71,11 @@ def task_definition_arn(family: str, revision: int = 2) -> str:
     return WHERE.arn("ecs", f"task-definition/{family}:{revision}")
 
 
+ON_SERVICE_DEPLOYMENTS = frozenset(
+    {"ecs:StopServiceDeployment", "ecs:DescribeServiceDeployments", "ecs:ContinueServiceDeployment"}
+)
+
+
 def on_service(action: str, cluster: str) -> Request:
     return Request(action, service_arn(cluster), {"ecs:cluster": WHERE.arn("ecs", f"cluster/{cluster}")})
 
@@ -265,20 +270,20 @@ def test_allowed_clusters_bound_the_services_the_role_may_change(
 
     # Then every service action (UpdateService, DescribeServices...) is allowed in those clusters only
     for action in service_actions:
-        if action == "ecs:StopServiceDeployment":
+        if action in ON_SERVICE_DEPLOYMENTS:
             continue  # on service-deployment/<cluster>/<service>/<id>: below
         for cluster in allowed:
             assert evaluate(statements, on_service(action, cluster)).allowed, (action, cluster)
         for cluster in denied:
             assert not evaluate(statements, on_service(action, cluster)).allowed, (action, cluster)
-    if "ecs:StopServiceDeployment" in service_actions:
-        stop = "ecs:StopServiceDeployment"
+    # Stopping, describing and continuing a service deployment: in those clusters' service deployments only
+    for action in sorted(ON_SERVICE_DEPLOYMENTS & set(service_actions)):
         for cluster in allowed:
             resource = WHERE.arn("ecs", f"service-deployment/{cluster}/api/1a2b3c")
-            assert evaluate(statements, Request(stop, resource)).allowed, cluster
+            assert evaluate(statements, Request(action, resource)).allowed, (action, cluster)
         for cluster in denied:
             resource = WHERE.arn("ecs", f"service-deployment/{cluster}/api/1a2b3c")
-            assert not evaluate(statements, Request(stop, resource)).allowed, cluster
+            assert not evaluate(statements, Request(action, resource)).allowed, (action, cluster)
 
 
 def test_allowed_families_bound_the_task_definitions_the_role_may_register(template: dict[str, Any]) -> None:
