@@ -281,7 +281,7 @@ def burst(bench: Bench, pushes: int, targets: int, workers: int, duplicates: flo
             "conditional writes and revision numbering are atomic)",
             "the in-process handler (one module, one composition root) is shared by every thread; Lambda would "
             "run each concurrent invocation in its own execution environment",
-            "Lambda's retries are immediate in the harness (AWS waits 1 then 2 minutes): a duplicate that finds its "
-            "twin still in progress (IdempotencyAlreadyInProgressError) can use up its retries before the twin ends",
+            "a duplicate that finds its twin still in progress (the event's claim held by another invocation) is "
+            "IGNORED: the twin deploys and reports",
         ],
     }

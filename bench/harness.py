@@ -217,6 +217,8 @@ class BenchAws(LocalAws):
     def invoke(self, function: StackFunction, event: dict[str, Any], record: Invocation | None = None) -> Any:
         module = self.load(function)
         context = LambdaContextStub(function.name, function.arn)
+        if record is not None:
+            context.aws_request_id = record.request_id  # Lambda keeps it across its retries of an invocation
         handler = getattr(module, function.handler.rsplit(".", 1)[1])
         attempt = Attempt(function.logical_id, context.aws_request_id, 0.0, Measurement())
         with self.output.capture() as buffer, self.recorder.measure() as measurement:

@@ -9,13 +9,13 @@ happen just before or after one, through ``fail_next``, ``before_next`` and ``af
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from pushdeploy.domain.errors import AwsCallError, DeployError, ImageNotFoundError, TaskDefinitionError
-from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, PendingRevision, TargetState
+from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, EventResult, PendingRevision, TargetState
 from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.outcome import DeploymentEvent
 from pushdeploy.domain.ports import (
@@ -99,24 +99,57 @@ class InMemoryLedger:
         self._enter("claim")
         state = self._state(repository, target)
         held = state.claim
-        if held is not None and not held.expires_at < now and held.push.event_id != claim.push.event_id:
+        takes_over = (
+            held is None
+            or held.expires_at < now
+            or (held.push.event_id == claim.push.event_id and held.attempt == claim.attempt)
+        )
+        if not takes_over or claim.push.event_id in state.events:
             return ClaimResult(False, state)
         self.states[(repository, target)] = replace(state, claim=claim)
         return ClaimResult(True, state)
 
-    def release(self, repository: str, target: str, token: str, pending: PendingRevision | None = None) -> None:
+    def release(
+        self,
+        repository: str,
+        target: str,
+        token: str,
+        pending: PendingRevision | None = None,
+        *,
+        result: EventResult | None = None,
+        forget: Sequence[str] = (),
+    ) -> None:
         self._enter("release")
         state = self._state(repository, target)
         if state.claim is None or state.claim.token != token:
             return  # the lease lapsed and another deploy took over: nothing of ours to release
-        self.states[(repository, target)] = replace(state, claim=None, pending=pending or state.pending)
+        events = _recorded(state.events, result, forget)
+        self.states[(repository, target)] = replace(state, claim=None, pending=pending or state.pending, events=events)
+
+    def record_result(
+        self, repository: str, target: str, result: EventResult, forget: Sequence[str] = ()
+    ) -> EventResult | None:
+        self._enter("record_result")
+        state = self._state(repository, target)
+        if result.event_id in state.events:
+            return state.events[result.event_id]
+        self.states[(repository, target)] = replace(state, events=_recorded(state.events, result, forget))
+        return None
 
     def read_state(self, repository: str, target: str) -> TargetState:
         self._enter("read_state")
         return self._state(repository, target)
 
     def commit(
-        self, repository: str, target: str, token: str, deployed: DeployedRecord, history: HistoryItem | None
+        self,
+        repository: str,
+        target: str,
+        token: str,
+        deployed: DeployedRecord,
+        history: HistoryItem | None,
+        *,
+        result: EventResult | None = None,
+        forget: Sequence[str] = (),
     ) -> DeploymentEvent | None:
         self._enter("commit")
         state = self._state(repository, target)
@@ -124,7 +157,9 @@ class InMemoryLedger:
             if history is None:
                 raise AwsCallError("dynamodb:UpdateItem", "ConditionalCheckFailedException", "not the claim's holder")
             raise AwsCallError("dynamodb:TransactWriteItems", "TransactionCanceledException", "not the claim's holder")
-        self.states[(repository, target)] = TargetState(deployed=deployed)
+        self.states[(repository, target)] = TargetState(
+            deployed=deployed, events=_recorded(state.events, result, forget)
+        )
         self.commits.append((repository, target, deployed, history))
         return self.add_history(history) if history is not None else None
 
@@ -225,6 +260,7 @@ _LEDGER_METHODS = frozenset(
     {
         "claim",
         "release",
+        "record_result",
         "read_state",
         "commit",
         "history",
@@ -491,3 +527,13 @@ _publisher_is_a_notification_publisher: NotificationPublisher = FakePublisher()
 _configs_are_a_target_config_source: TargetConfigSource = FakeConfigs()
 _parameters_are_a_parameter_catalog: ParameterCatalog = FakeParameters()
 _images_are_an_image_catalog: ImageCatalog = FakeImages()
+
+
+def _recorded(
+    events: Mapping[str, EventResult], result: EventResult | None, forget: Sequence[str]
+) -> dict[str, EventResult]:
+    """The event results after recording ``result`` and dropping ``forget``, as the DynamoDB ledger does."""
+    kept = {event_id: kept for event_id, kept in events.items() if event_id not in forget}
+    if result is not None:
+        kept[result.event_id] = result
+    return kept

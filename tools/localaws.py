@@ -134,6 +134,8 @@ class Invocation:
 
     function: str
     attempts: int
+    # Lambda keeps an invocation's request id across its retries of it (the function's context says so).
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     result: Any = None
     error: str | None = None
     output: str = ""  # what the function printed (its structured logs and metrics), as CloudWatch would hold
@@ -485,7 +487,8 @@ class LocalAws:
             parameters.clear_caches()  # type: ignore[no-untyped-call]
             handler_name = function.handler.rsplit(".", 1)[1]
             try:
-                return getattr(module, handler_name)(event, _Context(function))
+                context = _Context(function, record.request_id) if record is not None else _Context(function)
+                return getattr(module, handler_name)(event, context)
             finally:
                 if record is not None:
                     record.output += output.getvalue()

@@ -510,7 +510,7 @@ def test_rollback_dry_run_plans_and_changes_nothing(
 
 
 def assert_untouched(session: boto3.Session, world: World, inbox: Inbox, before: list[str]) -> None:
-    """Nothing registered, no service updated, nothing announced, no ledger or idempotency record."""
+    """Nothing registered, no service updated, nothing announced, no ledger record."""
     assert revisions(session) == before
     for cluster in ("staging", "prod"):
         assert service_task_definition(session, cluster) == world.task_definitions[cluster]

@@ -311,7 +311,9 @@ def test_posts_every_status_to_the_default_channel(
     # Then each was posted once, as JSON, to the default channel's path, with its Block Kit payload
     assert result["status"] == "POSTED"
     assert [post["status"] for post in result["posted"]] == list(records())
-    assert [item.path for item in default_channel.received] == ["/services/T0PUSHDPL/B0WEBHOOK/" + DEFAULT_TOKEN] * len(records())
+    assert [item.path for item in default_channel.received] == ["/services/T0PUSHDPL/B0WEBHOOK/" + DEFAULT_TOKEN] * len(
+        records()
+    )
     assert {item.content_type for item in default_channel.received} == {"application/json; charset=utf-8"}
     assert default_channel.payloads == [render_slack(record, region=REGION) for record in records().values()]
     assert team_a_channel.received == []

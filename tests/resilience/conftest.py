@@ -46,7 +46,7 @@ class SharedWorld:
         return self.stack.functions[DEPLOY_FUNCTION]
 
     def restore(self) -> None:
-        """Put the world back as seeded: services on their first revision, no ledger or idempotency records,
+        """Put the world back as seeded: services on their first revision, no ledger records,
         no messages queued. Revisions registered by earlier tests are deregistered (so none of them is a
         family's latest ACTIVE revision); tests count the ones they add."""
         for cluster, revision in self.world.task_definitions.items():

@@ -26,7 +26,6 @@ from unittest.mock import patch
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.client import BaseClient
 from hypothesis import HealthCheck, given, settings
@@ -74,7 +73,7 @@ class Rig:
         self.dynamodb = self.session.client("dynamodb")
 
     def reset(self) -> None:
-        """Services back on their first revision, an empty deploy table (no ledger, no idempotency records),
+        """Services back on their first revision, an empty deploy table (no ledger records),
         no notification pending. Revisions registered before stay: the tests count the ones they add."""
         for cluster, revision in self.world.task_definitions.items():
             self.ecs.update_service(cluster=cluster, service="api", taskDefinition=revision)
@@ -337,16 +336,13 @@ class Waits:
 
 def deliver_like_lambda(rig: Rig, event: dict[str, Any], start: threading.Barrier) -> dict[str, Any]:
     """Lambda's asynchronous invoke: run the handler; on a retryable failure, run it again (twice at most,
-    as the template's MaximumRetryAttempts says). A duplicate whose first run is still in progress is retried
-    too (powertools Idempotency refuses it meanwhile; Lambda would retry it a minute later)."""
+    as the template's MaximumRetryAttempts says). A duplicate whose first run is still in progress is IGNORED
+    (the ledger finds the event's claim held by another invocation): that one deploys."""
     start.wait()
-    retries, deadline = 0, time.monotonic() + 30
+    retries = 0
     while True:
         try:
             return rig.deliver(event)
-        except IdempotencyAlreadyInProgressError:
-            assert time.monotonic() < deadline, f"event {event['id']} stayed in progress"
-            time.sleep(0.05)
         except DeployIncompleteError:
             retries += 1
             if retries > 2:

@@ -140,7 +140,6 @@ class CallSite:
 
 
 # In the order a deploy makes them.
-IDEMPOTENCY_RECORD = CallSite("dynamodb", "PutItem", (PUSH,))  # powertools Idempotency, before anything else
 IMAGE_LOOKUP = CallSite("ecr", "DescribeImages", (MANUAL,))  # the digest behind the requested tag
 CONFIG_READ = CallSite("ssm", "GetParametersByPath")  # the repository's target configs
 LEDGER_CLAIM = CallSite("dynamodb", "UpdateItem")  # the first UpdateItem of either flow
@@ -152,7 +151,6 @@ UPDATE_SERVICE = CallSite("ecs", "UpdateService")
 PUBLISH = CallSite("sns", "Publish")
 LEDGER_COMMIT = CallSite("dynamodb", "TransactWriteItems")  # deployed record + history item
 CALL_SITES = (
-    IDEMPOTENCY_RECORD,
     IMAGE_LOOKUP,
     CONFIG_READ,
     LEDGER_CLAIM,

@@ -93,7 +93,7 @@ class Fuzz:
         self.dynamodb = self.session.client("dynamodb")
 
     def forget(self) -> None:
-        """An empty deploy table: no ledger state, claim or idempotency record left by an earlier example."""
+        """An empty deploy table: no ledger state, claim or event result left by an earlier example."""
         for page in self.dynamodb.get_paginator("scan").paginate(TableName=self.table, ProjectionExpression="pk, sk"):
             for item in page["Items"]:
                 self.dynamodb.delete_item(TableName=self.table, Key={"pk": item["pk"], "sk": item["sk"]})

@@ -137,7 +137,7 @@ def test_the_secret_value_appears_in_nothing_the_functions_write_or_send(recorde
     assert "Response body" in debug_log
     assert "DescribeParameters" in debug_log
     assert "/api/staging/DATABASE_URL" in debug_log
-    assert "idempotency" in debug_log.lower()
+    assert "TransactWriteItems" in debug_log  # the ledger's commit, which carries the event's result
 
 
 def test_positive_control_a_decrypting_read_would_be_caught(local: RecordingLocalAws) -> None:

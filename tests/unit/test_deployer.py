@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-import pytest
-
 from pushdeploy.domain.errors import AwsCallError
 from pushdeploy.domain.ledger import Claim, DeployedRecord, PendingRevision, PushRecord
 from pushdeploy.domain.outcome import COMPLETED, DeploymentEvent
@@ -69,7 +67,7 @@ class World:
     tracker: Tracker
 
 
-def world(*, busy_wait_seconds: float = 45.0, jitter: float = 0.25) -> World:
+def world(*, busy_wait_seconds: float = 45.0, jitter: float = 0.25, config: str = CONFIG) -> World:
     """A Deployer of repository api's target staging (cluster main, service api on api:7), with a Tracker
     over the same ledger and publisher applying the outcomes that come before their deploy is recorded."""
     ledger = InMemoryLedger()
@@ -88,7 +86,7 @@ def world(*, busy_wait_seconds: float = 45.0, jitter: float = 0.25) -> World:
     ecs.add_task_definition(*described_task_definition())
     tracker = Tracker(ledger=ledger, publisher=publisher, clock=clock)
     deployer = Deployer(
-        configs=FakeConfigs({PARAMETER: CONFIG}),
+        configs=FakeConfigs({PARAMETER: config}),
         ecs=ecs,
         parameters=FakeParameters(),
         images=FakeImages(),
@@ -400,3 +398,66 @@ def test_the_pending_revision_fingerprint_is_the_rendered_requests() -> None:
         DIGEST, fingerprint({**request, "tags": tags}), NEXT, previous_task_definition_arn=CURRENT
     )
     assert given.ledger.read_state("api", "staging").pending == expected
+
+
+# --- the same event again: its first result, from the ledger -------------------------------------------
+
+
+def test_a_redelivered_push_returns_its_first_result_and_does_nothing_again() -> None:
+    # Given a push deployed to staging
+    given = world()
+    first = given.deployer.deploy(pushed(), attempt="request-1")
+    calls_before, published_before = len(given.ecs.calls), len(given.publisher.published)
+
+    # When EventBridge delivers the same event again (another invocation)
+    again = given.deployer.deploy(pushed(), attempt="request-2")
+
+    # Then it returns the first result, replayed: nothing registered, updated or announced
+    assert again.as_result() == first.as_result()
+    assert only_report(again).replayed
+    assert len(given.ecs.calls) == calls_before
+    assert len(given.publisher.published) == published_before
+
+
+def test_a_redelivered_config_failure_is_not_announced_twice() -> None:
+    # Given a push whose target config is broken: FAILED, announced once
+    given = world(config='{"cluster": "main", "tags": ["staging-*"]}')
+    first = given.deployer.deploy(pushed(), attempt="request-1")
+    assert only_report(first).status is DeployStatus.FAILED
+    assert len(given.publisher.published) == 1
+
+    # When the same event comes again
+    again = given.deployer.deploy(pushed(), attempt="request-2")
+
+    # Then the first result is returned, and nothing is announced again
+    assert again.as_result() == first.as_result()
+    assert len(given.publisher.published) == 1
+
+
+def test_a_twin_delivery_while_the_first_is_deploying_is_ignored() -> None:
+    # Given another invocation of the same event holds staging's claim
+    given = world()
+    twin = Claim("twin-token", pushed().record, NOW + 300, "request-1")
+    given.ledger.states[("api", "staging")] = replace(given.ledger.read_state("api", "staging"), claim=twin)
+
+    # When the second delivery runs
+    outcome = given.deployer.deploy(pushed(), attempt="request-2")
+
+    # Then it is ignored, naming why, and touches nothing (the twin deploys and reports)
+    assert outcome.as_result()["status"] == "IGNORED"
+    assert outcome.as_result()["reason"] == "the same event is being handled by another invocation"
+    assert given.ecs.calls == [] and given.publisher.published == []
+    assert given.ledger.read_state("api", "staging").claim == twin
+
+
+def test_lambdas_retry_of_the_same_invocation_takes_its_own_claim_over() -> None:
+    # Given an invocation that died holding staging's claim (its lease not yet lapsed)
+    given = world()
+    crashed = Claim("crashed-token", pushed().record, NOW + 300, "request-1")
+    given.ledger.states[("api", "staging")] = replace(given.ledger.read_state("api", "staging"), claim=crashed)
+
+    # When Lambda retries it (the same request id)
+    outcome = given.deployer.deploy(pushed(), attempt="request-1")
+
+    # Then the retry deploys
+    assert only_report(outcome).status is DeployStatus.DEPLOYING

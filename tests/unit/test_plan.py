@@ -13,12 +13,16 @@ from pushdeploy.domain.config import TargetConfig, parse_target_config
 from pushdeploy.domain.errors import AwsCallError, ConfigError, DeployError, ServiceNotDeployableError
 from pushdeploy.domain.ledger import (
     CLAIM_LEASE_SECONDS,
+    EVENT_RESULT_SECONDS,
+    EVENTS_KEPT,
     Claim,
     ClaimResult,
     DeployedRecord,
+    EventResult,
     PendingRevision,
     PushRecord,
     TargetState,
+    events_to_forget,
 )
 from pushdeploy.domain.plan import (
     ClaimAction,
@@ -520,3 +524,42 @@ def test_an_unchanged_plan_keeps_its_rendering() -> None:
     assert unchanged.rendered.changes == ()
     assert {"key": TAG_IMAGE_DIGEST, "value": DIGEST} in unchanged.rendered.request["tags"]
     assert not unchanged.has(StepKind.REGISTER)
+
+
+def test_a_refused_claim_of_an_event_already_handled_replays_its_first_result() -> None:
+    # Given the target recorded this event's result
+    record = PushRecord(DIGEST, TAG, T_NEW, "event-1")
+    state = TargetState(events={"event-1": EventResult("event-1", {"target": "staging", "status": "DEPLOYING"}, NOW)})
+
+    # When the same event asks for the claim (refused by the ledger)
+    decision = decide_claim(ClaimResult(False, state), record, manual=False, now=NOW)
+
+    # Then it replays
+    assert decision.action is ClaimAction.REPLAY
+
+
+def test_a_refused_claim_held_by_the_same_event_is_in_progress_elsewhere() -> None:
+    # Given another invocation of the event holds an unexpired claim
+    record = PushRecord(DIGEST, TAG, T_NEW, "event-1")
+    state = TargetState(claim=Claim("t", record, NOW + 60, "request-1"))
+
+    # When this one asks (refused)
+    decision = decide_claim(ClaimResult(False, state), record, manual=False, now=NOW)
+
+    # Then it leaves the target to that invocation
+    assert decision.action is ClaimAction.IN_PROGRESS
+    assert decision.reason == "the same event is being handled by another invocation"
+
+
+def test_only_the_newest_event_results_are_kept() -> None:
+    # Given a target holding as many event results as it keeps, one of them older than the keeping time
+    events = {f"event-{index}": EventResult(f"event-{index}", {}, NOW - index) for index in range(EVENTS_KEPT)}
+    events["ancient"] = EventResult("ancient", {}, NOW - EVENT_RESULT_SECONDS - 1)
+
+    # When one more is recorded
+    forgotten = events_to_forget(events, NOW)
+
+    # Then the oldest go, so that with the new one at most EVENTS_KEPT remain, the ancient one included
+    assert "ancient" in forgotten
+    assert len(events) - len(forgotten) == EVENTS_KEPT - 1
+    assert "event-0" not in forgotten

@@ -22,7 +22,7 @@ def test_the_deploy_function_reads_its_environment_with_documented_defaults() ->
     assert settings.allowed_clusters == ("staging", "prod-*")
     assert settings.allowed_families == ("*",)
     assert settings.config_prefix == "/x"
-    assert (settings.config_cache_seconds, settings.idempotency_seconds, settings.notify_skipped) == (30, 3600, False)
+    assert (settings.config_cache_seconds, settings.notify_skipped) == (30, False)
 
 
 @pytest.mark.parametrize("reader", [Settings.from_environment, TrackerSettings.from_environment])
@@ -39,7 +39,6 @@ def test_every_missing_variable_is_named(reader: object) -> None:
     [
         ({"CONFIG_PREFIX": "pushdeploy"}, "CONFIG_PREFIX must start with '/'"),
         ({"CONFIG_CACHE_SECONDS": "soon"}, "CONFIG_CACHE_SECONDS must be a whole number of seconds"),
-        ({"IDEMPOTENCY_SECONDS": "-1"}, "IDEMPOTENCY_SECONDS must not be negative"),
         ({"ALLOWED_CLUSTERS": " , "}, "ALLOWED_CLUSTERS must name at least one pattern"),
     ],
 )

@@ -25,7 +25,6 @@ class Settings:
     config_cache_seconds: int = 30
     allowed_clusters: tuple[str, ...] = ("*",)
     allowed_families: tuple[str, ...] = ("*",)
-    idempotency_seconds: int = 3600
     notify_skipped: bool = False
     account_id: str | None = None  # the stack's own account (ACCOUNT_ID), when the template sets it
 
@@ -45,7 +44,6 @@ class Settings:
             config_cache_seconds=_seconds(env, "CONFIG_CACHE_SECONDS", 30),
             allowed_clusters=_patterns(env, "ALLOWED_CLUSTERS"),
             allowed_families=_patterns(env, "ALLOWED_FAMILIES"),
-            idempotency_seconds=_seconds(env, "IDEMPOTENCY_SECONDS", 3600),
             notify_skipped=env.get("NOTIFY_SKIPPED", "false").lower() == "true",
             account_id=_account_id(env),
         )

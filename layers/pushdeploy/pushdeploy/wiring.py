@@ -10,7 +10,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from botocore.config import Config
 
 from pushdeploy.adapters.cloudwatch import CloudWatchAlarms
@@ -125,16 +124,7 @@ def build_entry_point(
         region=settings.region,
         account=settings.account_id,
     )
-    # The idempotency records share the deploy table: pk "IDEMPOTENCY", sk the event's hash.
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings.table_name,
-        key_attr="pk",
-        sort_key_attr="sk",
-        static_pk_value="IDEMPOTENCY",
-        expiry_attr="expiresAt",
-        boto3_client=dynamodb,
-    )
-    return DeployEntryPoint(deployer, operations, persistence, expires_after_seconds=settings.idempotency_seconds)
+    return DeployEntryPoint(deployer, operations)
 
 
 def build_tracker(

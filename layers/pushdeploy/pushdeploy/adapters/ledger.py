@@ -5,8 +5,9 @@ pk ``TARGET#<repository>#<target>``; sk ``STATE`` for the state, ``DEPLOY#<time>
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,7 +17,15 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from pushdeploy.adapters.errors import aws_call, error_code
-from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, PendingRevision, PushRecord, TargetState
+from pushdeploy.domain.ledger import (
+    Claim,
+    ClaimResult,
+    DeployedRecord,
+    EventResult,
+    PendingRevision,
+    PushRecord,
+    TargetState,
+)
 from pushdeploy.domain.outcome import ApprovalState, DeploymentEvent
 from pushdeploy.domain.records import DeploymentRecord, HistoryItem, OutcomeUpdate
 from pushdeploy.domain.times import describe_time
@@ -43,7 +52,8 @@ class DynamoDbLedger:
         self._table = table_name
 
     def claim(self, repository: str, target: str, claim: Claim, now: float) -> ClaimResult:
-        """Take the target's claim unless another unexpired one (of another event) holds it."""
+        """Take the target's claim unless another unexpired one holds it (a retry of the same invocation takes
+        its own over), and unless this event's result for the target is recorded already."""
         with aws_call("dynamodb:UpdateItem"):
             try:
                 response = self._client.update_item(
@@ -51,13 +61,16 @@ class DynamoDbLedger:
                     Key=target_key(repository, target),
                     UpdateExpression="SET #claim = :claim",
                     ConditionExpression=(
-                        "attribute_not_exists(#claim) OR #claim.expiresAt < :now OR #claim.push.eventId = :event"
+                        "(attribute_not_exists(#claim) OR #claim.expiresAt < :now"
+                        " OR (#claim.push.eventId = :event AND #claim.attempt = :attempt))"
+                        " AND attribute_not_exists(#result)"
                     ),
-                    ExpressionAttributeNames={"#claim": "claim"},
+                    ExpressionAttributeNames={"#claim": "claim", "#result": _result_attribute(claim.push.event_id)},
                     ExpressionAttributeValues={
                         ":claim": _value(_claim_to_item(claim)),
                         ":now": _value(now),
                         ":event": {"S": claim.push.event_id},
+                        ":attempt": {"S": claim.attempt},
                     },
                     ReturnValues="ALL_OLD",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -68,12 +81,53 @@ class DynamoDbLedger:
                 raise
         return ClaimResult(True, _state(response.get("Attributes", {})))
 
-    def release(self, repository: str, target: str, token: str, pending: PendingRevision | None = None) -> None:
-        """Give the claim back; ``pending`` records a revision registered for a failed update."""
-        update = "REMOVE #claim"
+    def record_result(
+        self, repository: str, target: str, result: EventResult, forget: Sequence[str] = ()
+    ) -> EventResult | None:
+        """Record an event's result for a target it did not claim; returns the one recorded before instead,
+        when this event was handled already (then nothing is written)."""
+        names = {"#result": _result_attribute(result.event_id)}
+        update = "SET #result = :result" + _forgetting(forget, names)
+        with aws_call("dynamodb:UpdateItem"):
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=target_key(repository, target),
+                    UpdateExpression=update,
+                    ConditionExpression="attribute_not_exists(#result)",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={":result": _value(_result_to_item(result))},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ConditionalCheckFailedException":
+                    state = _state(exc.response.get("Item", {}))  # type: ignore[arg-type]
+                    return state.events.get(result.event_id)
+                raise
+        return None
+
+    def release(
+        self,
+        repository: str,
+        target: str,
+        token: str,
+        pending: PendingRevision | None = None,
+        *,
+        result: EventResult | None = None,
+        forget: Sequence[str] = (),
+    ) -> None:
+        """Give the claim back; ``pending`` records a revision registered for an update that failed, ``result``
+        the event's final result (a skip, a failure no retry mends)."""
+        sets: list[str] = []
+        names: dict[str, str] = {"#claim": "claim", "#token": "token"}
         values: dict[str, Any] = {":token": {"S": token}}
+        if result is not None:
+            sets.append("#result = :result")
+            names["#result"] = _result_attribute(result.event_id)
+            values[":result"] = _value(_result_to_item(result))
         if pending is not None:
-            update = "SET #pending = :pending REMOVE #claim"
+            sets.append("#pending = :pending")
+            names["#pending"] = "pending"
             values[":pending"] = _value(
                 {
                     "digest": pending.digest,
@@ -85,6 +139,7 @@ class DynamoDbLedger:
                     "message": pending.message,
                 }
             )
+        update = (f"SET {', '.join(sets)} " if sets else "") + "REMOVE #claim" + _forgetting(forget, names, ", ")
         with aws_call("dynamodb:UpdateItem"):
             try:
                 self._client.update_item(
@@ -92,11 +147,7 @@ class DynamoDbLedger:
                     Key=target_key(repository, target),
                     UpdateExpression=update,
                     ConditionExpression="#claim.#token = :token",
-                    ExpressionAttributeNames={
-                        "#claim": "claim",
-                        "#token": "token",
-                        **({"#pending": "pending"} if pending is not None else {}),
-                    },
+                    ExpressionAttributeNames=names,
                     ExpressionAttributeValues=values,
                 )
             except ClientError as exc:
@@ -105,26 +156,36 @@ class DynamoDbLedger:
                 # The lease lapsed and another deploy took over: nothing of ours to release.
 
     def commit(
-        self, repository: str, target: str, token: str, deployed: DeployedRecord, history: HistoryItem | None
+        self,
+        repository: str,
+        target: str,
+        token: str,
+        deployed: DeployedRecord,
+        history: HistoryItem | None,
+        *,
+        result: EventResult | None = None,
+        forget: Sequence[str] = (),
     ) -> DeploymentEvent | None:
         """Record the deployed push and release the claim, with the history item and its deployment's record
         in the same transaction. An outcome event parked for that deployment before it was recorded is
         returned (and dropped from the record: the caller applies it)."""
         key = target_key(repository, target)
+        names = {"#deployed": "deployed", "#claim": "claim", "#pending": "pending", "#token": "token"}
+        values: dict[str, Any] = {":deployed": _value(_deployed_to_item(deployed)), ":token": {"S": token}}
+        sets = "SET #deployed = :deployed"
+        if result is not None:
+            sets += ", #result = :result"
+            names["#result"] = _result_attribute(result.event_id)
+            values[":result"] = _value(_result_to_item(result))
         update: dict[str, Any] = {
             "TableName": self._table,
             "Key": key,
-            "UpdateExpression": "SET #deployed = :deployed REMOVE #claim, #pending",
+            "UpdateExpression": sets + " REMOVE #claim, #pending" + _forgetting(forget, names, ", "),
             # Only the claim's holder commits; a missing claim means its lease lapsed but nobody took over,
             # which is still ours to record.
             "ConditionExpression": "attribute_not_exists(#claim) OR #claim.#token = :token",
-            "ExpressionAttributeNames": {
-                "#deployed": "deployed",
-                "#claim": "claim",
-                "#pending": "pending",
-                "#token": "token",
-            },
-            "ExpressionAttributeValues": {":deployed": _value(_deployed_to_item(deployed)), ":token": {"S": token}},
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
         }
         if history is None:
             with aws_call("dynamodb:UpdateItem"):
@@ -509,7 +570,37 @@ def _push_to_item(push: PushRecord) -> dict[str, Any]:
 
 
 def _claim_to_item(claim: Claim) -> dict[str, Any]:
-    return {"token": claim.token, "push": _push_to_item(claim.push), "expiresAt": claim.expires_at}
+    return {
+        "token": claim.token,
+        "push": _push_to_item(claim.push),
+        "expiresAt": claim.expires_at,
+        "attempt": claim.attempt,
+    }
+
+
+# An event's result is a top-level attribute of the target's state item, ``event#<event id>``: a map attribute
+# would have to exist before one of its entries could be set.
+_RESULT_PREFIX = "event#"
+
+
+def _result_attribute(event_id: str) -> str:
+    return f"{_RESULT_PREFIX}{event_id}"
+
+
+def _result_to_item(result: EventResult) -> dict[str, Any]:
+    # As JSON text: the result's shape is the report's, and DynamoDB maps keep no empty strings or sets.
+    return {"result": json.dumps(result.result, separators=(",", ":")), "at": result.recorded_at}
+
+
+def _forgetting(forget: Sequence[str], names: dict[str, str], joiner: str = " REMOVE ") -> str:
+    """The REMOVE clause (or its continuation) dropping the event results ``forget``; adds their names."""
+    if not forget:
+        return ""
+    placeholders = []
+    for index, event_id in enumerate(forget):
+        names[f"#forget{index}"] = _result_attribute(event_id)
+        placeholders.append(f"#forget{index}")
+    return joiner + ", ".join(placeholders)
 
 
 def _deployed_to_item(deployed: DeployedRecord) -> dict[str, Any]:
@@ -525,10 +616,18 @@ def _deployed_to_item(deployed: DeployedRecord) -> dict[str, Any]:
 
 def _state(item: Mapping[str, Any]) -> TargetState:
     data = {key: _deserializer.deserialize(value) for key, value in item.items()}
+    events = {
+        key.removeprefix(_RESULT_PREFIX): EventResult(
+            key.removeprefix(_RESULT_PREFIX), json.loads(str(value["result"])), float(value["at"])
+        )
+        for key, value in data.items()
+        if key.startswith(_RESULT_PREFIX)
+    }
     deployed = data.get("deployed")
     claim = data.get("claim")
     pending = data.get("pending")
     return TargetState(
+        events=events,
         deployed=DeployedRecord(
             push=_push(deployed["push"]),
             task_definition_arn=str(deployed["taskDefinitionArn"]),
@@ -539,7 +638,9 @@ def _state(item: Mapping[str, Any]) -> TargetState:
         )
         if deployed
         else None,
-        claim=Claim(str(claim["token"]), _push(claim["push"]), float(claim["expiresAt"])) if claim else None,
+        claim=Claim(str(claim["token"]), _push(claim["push"]), float(claim["expiresAt"]), str(claim.get("attempt", "")))
+        if claim
+        else None,
         pending=PendingRevision(
             str(pending["digest"]),
             str(pending["fingerprint"]),

@@ -7,14 +7,19 @@ reuses it instead of registering another).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from pushdeploy.domain.times import describe_time, parse_time
 
 __all__ = ["describe_time", "parse_time"]  # still imported from here by the notifier and the demo
 
 CLAIM_LEASE_SECONDS = 300  # longer than the function's timeout: a crashed deploy's claim lapses by itself
+# Event results a target keeps, for redeliveries: EventBridge and Lambda redeliver within hours, not days.
+EVENTS_KEPT = 20
+EVENT_RESULT_SECONDS = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -41,11 +46,26 @@ class DeployedRecord:
 
 @dataclass(frozen=True)
 class Claim:
-    """A deploy in flight: whoever holds an unexpired claim is the only one deploying the target."""
+    """A deploy in flight: whoever holds an unexpired claim is the only one deploying the target.
+
+    ``attempt`` is the invocation's request id, which Lambda keeps across its retries of an invocation: a retry
+    takes its own claim over, while another delivery of the same event (another invocation) finds it in
+    progress."""
 
     token: str
     push: PushRecord
     expires_at: float
+    attempt: str = ""
+
+
+@dataclass(frozen=True)
+class EventResult:
+    """What an event's deploy of a target ended with (the target's part of the invocation's result): a
+    redelivery of the event returns it and does nothing again."""
+
+    event_id: str
+    result: dict[str, Any]
+    recorded_at: float
 
 
 @dataclass(frozen=True)
@@ -70,6 +90,7 @@ class TargetState:
     deployed: DeployedRecord | None = None
     claim: Claim | None = None
     pending: PendingRevision | None = None
+    events: Mapping[str, EventResult] = field(default_factory=dict)  # by event id, the recent ones
 
 
 @dataclass(frozen=True)
@@ -152,3 +173,14 @@ def reusable_revision(state: TargetState, digest: str, request_fingerprint: str)
 def short_digest(digest: str | None) -> str:
     """``sha256:4f4f4f4f4f4f`` (12 hex digits), as people read digests."""
     return (digest or "")[:19]
+
+
+def events_to_forget(events: Mapping[str, EventResult], now: float) -> list[str]:
+    """The event results to drop when one more is recorded: older than EVENT_RESULT_SECONDS, or beyond the
+    EVENTS_KEPT - 1 newest (so that at most EVENTS_KEPT remain)."""
+    newest_first = sorted(events.values(), key=lambda kept: kept.recorded_at, reverse=True)
+    return [
+        kept.event_id
+        for index, kept in enumerate(newest_first)
+        if index >= EVENTS_KEPT - 1 or kept.recorded_at < now - EVENT_RESULT_SECONDS
+    ]

@@ -33,6 +33,8 @@ class ClaimAction(StrEnum):
     RENOTIFY = "RENOTIFY"  # deployed by an earlier attempt whose notification was lost: publish it
     REFRESH = "REFRESH"  # this digest runs already; record this newer push of it, deploy nothing
     WAIT = "WAIT"  # another push holds the claim: ask again shortly
+    REPLAY = "REPLAY"  # this event was handled for the target already: its first result, nothing redone
+    IN_PROGRESS = "IN_PROGRESS"  # another invocation of this very event is deploying the target now
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,13 @@ class ClaimDecision:
 
 def decide_claim(result: ClaimResult, push: PushRecord, *, manual: bool, now: float) -> ClaimDecision:
     """The next move of a deploy after a claim attempt, from the target's state as the ledger returned it."""
-    judgement = judge_push(result.state, push, manual=manual, now=now)
+    state = result.state
+    if not result.acquired and push.event_id in state.events:
+        return ClaimDecision(ClaimAction.REPLAY, "this event was handled already: its first result")
+    held = state.claim
+    if not result.acquired and held is not None and held.push.event_id == push.event_id and held.expires_at > now:
+        return ClaimDecision(ClaimAction.IN_PROGRESS, "the same event is being handled by another invocation")
+    judgement = judge_push(state, push, manual=manual, now=now)
     verdict = judgement.verdict
     if result.acquired and verdict is Verdict.BUSY:
         verdict = Verdict.PROCEED  # the claim we replaced had lapsed

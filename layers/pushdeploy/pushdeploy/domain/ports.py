@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, PendingRevision, TargetState
+from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, EventResult, PendingRevision, TargetState
 from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.outcome import ApprovalState, DeploymentEvent
 from pushdeploy.domain.records import DeploymentRecord, HistoryItem, OutcomeUpdate
@@ -92,9 +92,25 @@ class DeployLedger(Protocol):
         """Take the target's claim unless another event holds an unexpired one; returns the prior state."""
         ...
 
-    def release(self, repository: str, target: str, token: str, pending: PendingRevision | None = None) -> None:
+    def release(
+        self,
+        repository: str,
+        target: str,
+        token: str,
+        pending: PendingRevision | None = None,
+        *,
+        result: EventResult | None = None,
+        forget: Sequence[str] = (),
+    ) -> None:
         """Give the claim back, recording a revision registered for an update that failed or whose result is
-        unknown."""
+        unknown (``pending``) and the event's final result (``result``); ``forget`` drops old event results."""
+        ...
+
+    def record_result(
+        self, repository: str, target: str, result: EventResult, forget: Sequence[str] = ()
+    ) -> EventResult | None:
+        """Record an event's final result for a target it did not claim; returns the one recorded before
+        instead (and writes nothing) when the event was handled already."""
         ...
 
     def read_state(self, repository: str, target: str) -> TargetState:
@@ -102,7 +118,15 @@ class DeployLedger(Protocol):
         ...
 
     def commit(
-        self, repository: str, target: str, token: str, deployed: DeployedRecord, history: HistoryItem | None
+        self,
+        repository: str,
+        target: str,
+        token: str,
+        deployed: DeployedRecord,
+        history: HistoryItem | None,
+        *,
+        result: EventResult | None = None,
+        forget: Sequence[str] = (),
     ) -> DeploymentEvent | None:
         """Record what the target now runs, add the history item (if given) and its deployment's record,
         release the claim. Returns the outcome event of that deployment if one arrived before it was recorded

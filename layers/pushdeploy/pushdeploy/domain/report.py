@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -43,6 +44,47 @@ class TargetReport:
     warnings: tuple[str, ...] = ()
     slack_webhook: str | None = None  # the target's own Slack webhook (a name under the stack's path)
     extra: dict[str, Any] = field(default_factory=dict)  # more fields for the notification (rollback, plan)
+    replayed: bool = False  # the first result of this event, returned again to a redelivery
+
+    @property
+    def final(self) -> bool:
+        """Whether running the event again must return this report rather than try again: everything but a
+        dry run, a failure a retry may mend, an unknown update, and a notification not published."""
+        if self.push.dry_run or self.notification_error is not None:
+            return False
+        if self.status is DeployStatus.RETRYING:
+            return False
+        return not (self.status is DeployStatus.FAILED and self.retryable)
+
+    @classmethod
+    def replay(cls, push: ImagePush, result: Mapping[str, Any]) -> TargetReport:
+        """The report whose ``as_result()`` was ``result``, for a redelivery of the event that produced it."""
+        fields = dict(result)
+        names = {
+            "cluster": "cluster",
+            "service": "service",
+            "taskDefinitionArn": "task_definition_arn",
+            "previousTaskDefinitionArn": "previous_task_definition_arn",
+            "deploymentId": "deployment_id",
+            "reason": "reason",
+            "code": "code",
+        }
+        known = {attribute: fields.pop(name) for name, attribute in names.items() if name in fields}
+        changes = tuple(
+            Change(c["container"], c["field"], c.get("name"), c.get("before"), c.get("after"))
+            for c in fields.pop("changes", [])
+        )
+        return cls(
+            push,
+            str(fields.pop("target")),
+            DeployStatus(fields.pop("status")),
+            changes=changes,
+            warnings=tuple(fields.pop("warnings", [])),
+            extra=fields,
+            notified=True,
+            replayed=True,
+            **known,
+        )
 
     def as_result(self) -> dict[str, Any]:
         """A short summary for the invocation's return value."""
@@ -79,6 +121,7 @@ class DeployOutcome:
     push: ImagePush | None
     reports: list[TargetReport] = field(default_factory=list)
     reason: str | None = None
+    in_progress_elsewhere: bool = False  # another invocation of the same event is deploying: it reports
 
     @property
     def status(self) -> str:
@@ -114,6 +157,14 @@ class DeployOutcome:
 
     def as_result(self) -> dict[str, Any]:
         """The invocation's return value."""
+        if self.in_progress_elsewhere and self.push is not None:
+            return {
+                "status": "IGNORED",
+                "repository": self.push.repository,
+                "tag": self.push.tag,
+                "digest": self.push.digest,
+                "reason": "the same event is being handled by another invocation",
+            }
         result: dict[str, Any] = {"status": self.status}
         if self.push is not None:
             result.update(repository=self.push.repository, tag=self.push.tag, digest=self.push.digest)

@@ -20,7 +20,15 @@ from aws_lambda_powertools import Logger
 
 from pushdeploy.domain.config import TargetConfig, create_service_request
 from pushdeploy.domain.errors import AwsCallError, ConfigError, DeployError
-from pushdeploy.domain.ledger import CLAIM_LEASE_SECONDS, Claim, DeployedRecord, PendingRevision, TargetState
+from pushdeploy.domain.ledger import (
+    CLAIM_LEASE_SECONDS,
+    Claim,
+    DeployedRecord,
+    EventResult,
+    PendingRevision,
+    TargetState,
+    events_to_forget,
+)
 from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.outcome import DeploymentEvent
 from pushdeploy.domain.plan import (
@@ -63,6 +71,7 @@ logger = Logger(service="pushdeploy", child=True)
 # A target is not started with less time left than this: its AWS calls (each bounded by the client's
 # timeouts and retries) and the ledger commit must fit, or the next attempt would find it half-done.
 TARGET_TIME_BUDGET_MS = 30_000
+IN_PROGRESS_ELSEWHERE = "in-progress-elsewhere"  # a report code: another invocation handles this event
 ALL_TARGETS = "*"  # the target named in a notification about a push that failed before its targets were known
 BUSY_WAIT_SECONDS = 45.0
 
@@ -146,11 +155,15 @@ class Deployer:
         if self._announcer.announce(report).notification_error:
             logger.error("Push failure not notified", extra={"reason": reason})
 
-    def deploy(self, push: ImagePush, remaining_ms: Callable[[], int] = lambda: 900_000) -> DeployOutcome:
+    def deploy(
+        self, push: ImagePush, remaining_ms: Callable[[], int] = lambda: 900_000, attempt: str = ""
+    ) -> DeployOutcome:
         """Deploy ``push`` to each matching target, independently, and notify each deploy or failure.
 
         ``remaining_ms`` is the invocation's time left: targets that cannot be finished in it are reported
-        failed (retryable) rather than started.
+        failed (retryable) rather than started. ``attempt`` is the invocation's request id (Lambda keeps it
+        across its retries). A redelivered event returns its first result, target by target, from the ledger;
+        one that another invocation is handling right now is ignored (that one reports).
         """
         raw_configs = self._configs.target_parameters(push.repository)
         outcome = DeployOutcome(push)
@@ -162,9 +175,17 @@ class Deployer:
             if remaining_ms() < TARGET_TIME_BUDGET_MS:
                 report = self._announcer.announce(out_of_time_report(push, name, parameter))
             else:
-                report = self._deploy_target(push, parameter, raw_configs[parameter], remaining_ms)
+                report = self._deploy_target(push, parameter, raw_configs[parameter], remaining_ms, attempt)
+                if report.code == IN_PROGRESS_ELSEWHERE:
+                    outcome.in_progress_elsewhere = True
+                    break
                 # A matching target that had nothing to do is announced only when the stack asks for it.
-                if self._notify_skipped and report.status is DeployStatus.SKIPPED and report.code != "no-match":
+                if (
+                    self._notify_skipped
+                    and report.status is DeployStatus.SKIPPED
+                    and report.code != "no-match"
+                    and not report.replayed
+                ):
                     report = self._announcer.announce(report)
             logger.info("Target %s", report.status.value, extra={"target": report.target, "code": report.code})
             outcome.reports.append(report)
@@ -173,7 +194,7 @@ class Deployer:
     # -- one target ---------------------------------------------------------------------------------------
 
     def _deploy_target(
-        self, push: ImagePush, parameter: str, raw_config: str, remaining_ms: Callable[[], int]
+        self, push: ImagePush, parameter: str, raw_config: str, remaining_ms: Callable[[], int], attempt: str
     ) -> TargetReport:
         admission = admit_target(
             push,
@@ -185,27 +206,69 @@ class Deployer:
         )
         config, base = admission.config, admission.report
         if config is None:
-            return self._announcer.announce(base) if base.status is DeployStatus.FAILED else base
+            return self._failed_once(base) if base.status is DeployStatus.FAILED else base
         if push.dry_run:
             return self._dry_run(push, config, base)
-        run = _Run(
-            push, config, Claim(uuid.uuid4().hex, push.record, self._clock() + CLAIM_LEASE_SECONDS), base, remaining_ms
-        )
+        claim = Claim(uuid.uuid4().hex, push.record, self._clock() + CLAIM_LEASE_SECONDS, attempt)
+        run = _Run(push, config, claim, base, remaining_ms)
         try:
             state, decision = self._claim(run)
         except DeployError as exc:
             failed = replace(base, status=DeployStatus.FAILED, reason=str(exc), retryable=exc.retryable, code="ledger")
             return self._announcer.announce(failed)
+        if decision.action is ClaimAction.REPLAY:
+            return TargetReport.replay(push, state.events[push.event_id].result)
+        if decision.action is ClaimAction.IN_PROGRESS:
+            return replace(base, code=IN_PROGRESS_ELSEWHERE, reason=decision.reason)
         if decision.action is ClaimAction.SKIP:
-            return replace(base, code=decision.code, reason=decision.reason)
+            skipped = replace(base, code=decision.code, reason=decision.reason)
+            result, forget = self._result(run, state, skipped)
+            if decision.release:
+                self._ledger.release(push.repository, config.name, claim.token, result=result, forget=forget)
+            elif result is not None:
+                self._ledger.record_result(push.repository, config.name, result, forget)
+            return skipped
         if decision.action is ClaimAction.RENOTIFY:
             return self._renotify(run, state)
         if decision.action is ClaimAction.REFRESH:
             assert state.deployed is not None
-            refreshed = replace(state.deployed, push=push.record)
-            self._ledger.commit(push.repository, config.name, run.claim.token, refreshed, None)
-            return replace(base, code=decision.code, reason=decision.reason)
+            refreshed = replace(base, code=decision.code, reason=decision.reason)
+            result, forget = self._result(run, state, refreshed)
+            record = replace(state.deployed, push=push.record)
+            self._ledger.commit(push.repository, config.name, claim.token, record, None, result=result, forget=forget)
+            return refreshed
         return self._execute(run, state)
+
+    def _failed_once(self, report: TargetReport) -> TargetReport:
+        """Announce a failure found before claiming the target (its config, its scope), unless this very event
+        was reported already: then its first result, announced once."""
+        push = report.push
+        if push.dry_run:
+            return report
+        try:
+            events = self._ledger.read_state(push.repository, report.target).events
+        except DeployError:  # a second announcement is better than none
+            return self._announcer.announce(report)
+        if push.event_id in events:
+            return TargetReport.replay(push, events[push.event_id].result)
+        report = self._announcer.announce(report)
+        if report.final:
+            result = EventResult(push.event_id, report.as_result(), self._clock())
+            try:
+                self._ledger.record_result(
+                    push.repository, report.target, result, events_to_forget(events, self._clock())
+                )
+            except DeployError as exc:
+                logger.warning("Result not recorded", extra={"target": report.target, "error": str(exc)})
+        return report
+
+    def _result(self, run: _Run, state: TargetState, report: TargetReport) -> tuple[EventResult | None, list[str]]:
+        """The event's result to record with the ledger write that ends the target's deploy (if it is final),
+        and the old results that write drops."""
+        if not report.final:
+            return None, []
+        now = self._clock()
+        return EventResult(run.push.event_id, report.as_result(), now), events_to_forget(state.events, now)
 
     def _claim(self, run: _Run) -> tuple[TargetState, ClaimDecision]:
         """Take the target's claim, waiting while an older push of it is being deployed."""
@@ -214,8 +277,6 @@ class Deployer:
         while True:
             result = self._ledger.claim(run.push.repository, run.config.name, run.claim, self._clock())
             decision = decide_claim(result, run.claim.push, manual=manual, now=self._clock())
-            if decision.release:
-                self._ledger.release(run.push.repository, run.config.name, run.claim.token)
             if decision.action is not ClaimAction.WAIT:
                 return result.state, decision
             if self._clock() > waited_until or run.remaining_ms() < TARGET_TIME_BUDGET_MS + 5_000:
@@ -227,11 +288,12 @@ class Deployer:
         try:
             service, plan = self._planner.plan(run.push, run.config, state)
         except DeployError as exc:
-            self._release_quietly(run, None)
-            return self._announcer.announce(failed_report(run.base, exc, registered=None, previous=None))
+            failed = self._announcer.announce(failed_report(run.base, exc, registered=None, previous=None))
+            self._release_quietly(run, state, None, failed)
+            return failed
         if plan.nothing_to_do:
             unchanged = plan.report(run.base)
-            self._commit(run, unchanged, None)
+            self._commit(run, state, unchanged, None)
             return unchanged
         request_fingerprint = fingerprint(plan.rendered.request)
         registered: str | None = None
@@ -248,15 +310,18 @@ class Deployer:
                 if registered
                 else None
             )
-            self._release_quietly(run, pending)
             if (
                 step in {StepKind.UPDATE_SERVICE, StepKind.CREATE_SERVICE}
                 and isinstance(exc, AwsCallError)
                 and exc.result_unknown
             ):
-                return self._announcer.announce(plan.report(run.base, registered=registered, unknown=str(exc)))
-            previous = plan.previous_task_definition_arn
-            return self._announcer.announce(failed_report(run.base, exc, registered=registered, previous=previous))
+                failed = self._announcer.announce(plan.report(run.base, registered=registered, unknown=str(exc)))
+            else:
+                failed = self._announcer.announce(
+                    failed_report(run.base, exc, registered=registered, previous=previous)
+                )
+            self._release_quietly(run, state, pending, failed)
+            return failed
         report = plan.report(
             run.base,
             registered=executed.task_definition_arn,
@@ -270,11 +335,12 @@ class Deployer:
             report = self._announcer.publish(report, notification)
         try:
             kept = plan.earlier.message if plan.earlier else None  # the earlier attempt's message, with its diff
-            self._commit(run, report, notification, service_arn=executed.service_arn, message=kept)
+            self._commit(run, state, report, notification, service_arn=executed.service_arn, message=kept)
         except DeployError as exc:
             # Deployed (and announced), but not recorded: the retry finds the revision pending and records it.
             self._release_quietly(
                 run,
+                state,
                 PendingRevision(
                     run.push.digest,
                     request_fingerprint,
@@ -286,6 +352,7 @@ class Deployer:
                 )
                 if executed.task_definition_arn
                 else None,
+                None,
             )
             lost = report.notification_error or f"deployed, but the deploy ledger was not updated: {exc}"
             return replace(report, retryable=True, notification_error=lost)
@@ -380,7 +447,10 @@ class Deployer:
         kept = replace(
             deployed, notified=report.notified, notification=None if report.notified else deployed.notification
         )
-        self._ledger.commit(run.push.repository, run.config.name, run.claim.token, kept, None)
+        result, forget = self._result(run, state, report)
+        self._ledger.commit(
+            run.push.repository, run.config.name, run.claim.token, kept, None, result=result, forget=forget
+        )
         return report
 
     # -- helpers ------------------------------------------------------------------------------------------
@@ -388,6 +458,7 @@ class Deployer:
     def _commit(
         self,
         run: _Run,
+        state: TargetState,
         report: TargetReport,
         notification: Notification | None,
         *,
@@ -409,14 +480,23 @@ class Deployer:
         if report.status is DeployStatus.DEPLOYING:
             message = message or (json.dumps(notification.message) if notification else None)
             history = history_item(report, recorded_at=now, service_arn=service_arn, notification=message)
-        early = self._ledger.commit(run.push.repository, run.config.name, run.claim.token, deployed, history)
+        result, forget = self._result(run, state, report)
+        early = self._ledger.commit(
+            run.push.repository, run.config.name, run.claim.token, deployed, history, result=result, forget=forget
+        )
         if early is not None and self._apply_early_outcome is not None:
             logger.info("Applying an outcome that arrived before the deploy was recorded")
             self._apply_early_outcome(early)
 
-    def _release_quietly(self, run: _Run, pending: PendingRevision | None) -> None:
+    def _release_quietly(
+        self, run: _Run, state: TargetState, pending: PendingRevision | None, report: TargetReport | None
+    ) -> None:
+        """Give the claim back (recording ``pending``, and ``report`` when it is the event's final result)."""
+        result, forget = self._result(run, state, report) if report is not None else (None, [])
         try:
-            self._ledger.release(run.push.repository, run.config.name, run.claim.token, pending)
+            self._ledger.release(
+                run.push.repository, run.config.name, run.claim.token, pending, result=result, forget=forget
+            )
         except DeployError as exc:  # the lease lapses by itself; the failure being reported matters more
             logger.warning("Claim not released", extra={"target": run.config.name, "error": str(exc)})
 
