@@ -9,10 +9,10 @@ from typing import Any
 
 from pushdeploy.domain.messages import render_notification
 from pushdeploy.domain.outcome import HookEvent, Outcome, render_awaiting, render_outcome
-from pushdeploy.domain.times import parse_time
 from pushdeploy.domain.push import Trigger
 from pushdeploy.domain.report import DeployStatus
 from pushdeploy.domain.taskdef import Change
+from pushdeploy.domain.times import parse_time
 from tests.helpers import notification_schema
 from tests.unit.builders import ACCOUNT, REGION, deploying_report, image_push, skipped_report
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pushdeploy.domain.errors import InvalidEventError
 from pushdeploy.domain.ledger import parse_time
-from pushdeploy.domain.outcome import DeploymentEvent
+from pushdeploy.domain.outcome import DeploymentEvent, HookEvent
 from pushdeploy.domain.push import ImagePush, Trigger
 from pushdeploy.domain.requests import HistoryRequest, ManualDeployRequest, RollbackRequest
 from pushdeploy.events import (
@@ -34,7 +34,7 @@ def parse_request(event: Any, request_id: str = "manual", *, now: float = NOW) -
     return parse_deploy_event(event, request_id, trusted_account=ACCOUNT, now=now)
 
 
-def parse_tracked(event: Any, *, now: float = NOW) -> DeploymentEvent | IgnoredEvent:
+def parse_tracked(event: Any, *, now: float = NOW) -> DeploymentEvent | HookEvent | IgnoredEvent:
     """``parse_deployment_event`` with the tracker's clock at ``now``."""
     return parse_deployment_event(event, now=now)
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pushdeploy.domain.errors import AwsCallError
+from pushdeploy.domain.errors import AwsCallError, InvalidEventError
 from pushdeploy.domain.push import ImagePush
 from pushdeploy.domain.report import DeployStatus, TargetReport
-from pushdeploy.domain.requests import HistoryRequest, ManualDeployRequest, RollbackRequest
+from pushdeploy.domain.requests import ApprovalRequest, HistoryRequest, ManualDeployRequest, RollbackRequest
 from pushdeploy.usecases.deploy import Deployer, DeployOutcome
 from pushdeploy.usecases.rollback import TargetOperations
+
+if TYPE_CHECKING:
+    from pushdeploy.usecases.approvals import Approvals
 
 _METRIC_NAMES = {
     DeployStatus.DEPLOYING: "DeployStarted",
@@ -29,18 +34,29 @@ class DeployEntryPoint:
     every event's result per target, so a redelivery returns the first run's result and redoes nothing, and a
     delivery whose twin is still running is ignored (the twin reports)."""
 
-    def __init__(self, deployer: Deployer, operations: TargetOperations) -> None:
+    def __init__(
+        self,
+        deployer: Deployer,
+        operations: TargetOperations,
+        approvals: Callable[[], Approvals] | None = None,
+    ) -> None:
         self.deployer = deployer
         self.operations = operations
+        # Built on the first approval only: a push needs none of its clients.
+        self._approvals = cache(approvals) if approvals is not None else None
 
     def handle(
         self,
-        request: ImagePush | ManualDeployRequest | RollbackRequest | HistoryRequest,
+        request: ImagePush | ManualDeployRequest | RollbackRequest | HistoryRequest | ApprovalRequest,
         event: dict[str, Any],
         context: LambdaContext,
     ) -> dict[str, Any]:
-        """Deploy (or roll back, or read history); raise DeployIncompleteError (after notifying) when a retry
-        may finish the job."""
+        """Deploy (or roll back, read history, answer a paused deployment); raise DeployIncompleteError (after
+        notifying) when a retry may finish the job."""
+        if isinstance(request, ApprovalRequest):
+            if self._approvals is None:
+                raise InvalidEventError(f"{request.decision} is not available in this deployment of pushdeploy")
+            return self._approvals().decide(request)
         if isinstance(request, HistoryRequest):
             return self.operations.history(request)
         if isinstance(request, RollbackRequest):

@@ -38,7 +38,7 @@ class IgnoredEvent:
         return {"status": "IGNORED", "reason": self.reason}
 
 
-DeployRequest = ImagePush | ManualDeployRequest | RollbackRequest | HistoryRequest | IgnoredEvent
+DeployRequest = ImagePush | ManualDeployRequest | RollbackRequest | HistoryRequest | ApprovalRequest | IgnoredEvent
 _ACTIONS = ("deploy", "rollback", "history")
 _EXAMPLES = (
     '{"repository": "api", "tag": "v1.4.2", "targets": ["prod"]}, '
@@ -60,6 +60,9 @@ def parse_deploy_event(event: Any, request_id: str = "manual", *, trusted_accoun
     dry_run = event.get("dryRun", False)
     if not isinstance(dry_run, bool):
         raise InvalidEventError(f"'dryRun' must be true or false, got {_got(dry_run)}")
+    approval = parse_approval_request(event)
+    if approval is not None:
+        return approval
     body = {key: value for key, value in event.items() if key != "dryRun"}
     if "detail-type" in body and "source" in body:
         parsed = _parse_ecr_event(body, trusted_account=trusted_account, now=now)

@@ -19,9 +19,8 @@ from pushdeploy.adapters.ledger import DynamoDbLedger
 from pushdeploy.adapters.signing import SigningSecretParameter
 from pushdeploy.adapters.sns import SnsPublisher
 from pushdeploy.adapters.ssm import SecretParameterCatalog, TargetConfigStore
-from pushdeploy.approval_settings import SlackApprovalSettings
 from pushdeploy.entrypoint import DeployEntryPoint
-from pushdeploy.settings import Settings, SlackSettings, TrackerSettings
+from pushdeploy.settings import Settings, SlackApprovalSettings, SlackSettings, TrackerSettings
 from pushdeploy.usecases.approvals import Approvals, SlackApprovals
 from pushdeploy.usecases.deploy import BUSY_WAIT_SECONDS, Deployer
 from pushdeploy.usecases.rollback import TargetOperations
@@ -124,7 +123,17 @@ def build_entry_point(
         region=settings.region,
         account=settings.account_id,
     )
-    return DeployEntryPoint(deployer, operations)
+    return DeployEntryPoint(
+        deployer,
+        operations,
+        approvals=lambda: build_approvals(
+            session=session,
+            table_name=settings.table_name,
+            config_prefix=settings.config_prefix,
+            config_cache_seconds=settings.config_cache_seconds,
+            seams=seams,
+        ),
+    )
 
 
 def build_tracker(
