@@ -14,7 +14,7 @@ from pushdeploy.domain.errors import InvalidEventError
 from pushdeploy.domain.ledger import parse_time
 from pushdeploy.domain.outcome import DeploymentEvent, HookEvent
 from pushdeploy.domain.push import ImagePush, Trigger
-from pushdeploy.domain.requests import HistoryRequest, ManualDeployRequest, RollbackRequest
+from pushdeploy.domain.requests import ApprovalRequest, HistoryRequest, ManualDeployRequest, RollbackRequest
 from pushdeploy.events import (
     MAX_FUTURE_SECONDS,
     DeployRequest,
@@ -810,7 +810,21 @@ OPERATION_SAMPLES = {
     "manual-history.json",
     "manual-deploy-dry-run.json",
     "ecr-push-dry-run.json",
+    "manual-approve.json",
+    "manual-reject.json",
 }
+
+
+@pytest.mark.parametrize(("name", "decision"), [("manual-approve.json", "approve"), ("manual-reject.json", "reject")])
+def test_an_approval_sample_is_an_approval_request_naming_who_decides(name: str, decision: str) -> None:
+    # Given the console's approve or reject sample
+    # When the deploy function parses it
+    parsed = parse_request(load_event(name))
+
+    # Then it answers the pause of api's prod target, naming who decided
+    assert isinstance(parsed, ApprovalRequest)
+    assert (parsed.repository, parsed.target, parsed.decision) == ("api", "prod", decision)
+    assert parsed.requested_by
 
 
 # --- a number or a boolean where a string belongs ---------------------------------------------------------

@@ -150,6 +150,7 @@ def test_approval_adds_a_pause_hook_and_keeps_the_service_other_hooks() -> None:
         "stage": "PRE_PRODUCTION_TRAFFIC_SHIFT",
         "timeoutMinutes": 120,
         "onTimeout": "ROLLBACK",
+        "approvers": ["U0123ABCD"],
     }
 
 
