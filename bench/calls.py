@@ -14,7 +14,7 @@ from bench.server import counts_since, seconds_since
 from pushdeploy import wiring
 from tools.sample_world import REPOSITORY
 
-WARM_CALL_TARGET = 7
+WARM_CALL_TARGET = 6  # DescribeServices, the claim, RegisterTaskDefinition, UpdateService, Publish, the commit
 OWN_TIME_TARGET_MS = 5.0
 
 

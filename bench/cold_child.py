@@ -14,6 +14,7 @@ STARTUP_CPU = time.process_time()  # the CPU the interpreter's own start took
 
 import importlib.util  # noqa: E402 - after the clock on purpose
 import json  # noqa: E402
+import resource  # noqa: E402
 import sys  # noqa: E402
 import uuid  # noqa: E402
 from typing import Any  # noqa: E402
@@ -103,6 +104,8 @@ def main() -> None:
         "http_requests": totals["requests"],
         "modules_after_import": modules_after_import,
         "modules_after_event": len(sys.modules),
+        # Peak resident memory of the whole process (ru_maxrss is in KiB on Linux).
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "result": result,
         "error": error,
     }

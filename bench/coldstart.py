@@ -21,7 +21,8 @@ from tools.localaws import FAKE_CREDENTIALS
 from tools.sample_world import REPOSITORY
 
 CHILD = Path(__file__).resolve().parent / "cold_child.py"
-COLD_START_TARGET_MS = 350.0
+COLD_START_TARGET_MS = 300.0  # own time, from the sam build output as Lambda runs it
+PEAK_RSS_TARGET_MB = 100.0
 # Whatever the environment says, a child reaches nothing but loopback: no config files, no instance
 # metadata, and a proxy that refuses everything except the local AWS.
 GUARD_ENVIRONMENT = {
@@ -174,12 +175,19 @@ def cold_start(bench: Bench, repeats: int, built: Path | None = None) -> dict[st
         as_built = {
             "repeats": len(built_runs),
             "median_ms": _medians(built_runs),
+            "peak_rss_mb": round(statistics.median(run["peak_rss_mb"] for run in built_runs), 1),
             "runs_ms": [{key: round(run[key] * 1000, 1) for key in MEASURES} for run in built_runs],
         }
     medians = _medians(runs)
+    judged = as_built["median_ms"] if as_built else medians  # the target is judged on what Lambda runs
+    peak_rss = as_built["peak_rss_mb"] if as_built else round(statistics.median(run["peak_rss_mb"] for run in runs), 1)
     return {
         "repeats": repeats,
         "median_ms": medians,
+        "peak_rss_mb": peak_rss,
+        "peak_rss_target_mb": PEAK_RSS_TARGET_MB,
+        "peak_rss_met": peak_rss <= PEAK_RSS_TARGET_MB,
+        "judged_on": "sam build output" if as_built else "the venv (no sam build in this run)",
         "runs_ms": [{key: round(run[key] * 1000, 1) for key in MEASURES} for run in runs],
         "as_built": as_built,
         "calls_first_event": runs[0]["calls"],
@@ -188,8 +196,8 @@ def cold_start(bench: Bench, repeats: int, built: Path | None = None) -> dict[st
         "modules_after_event": runs[0]["modules_after_event"],
         "top_imports": parse_importtime(profiled["importtime"]),
         "target_ms": COLD_START_TARGET_MS,
-        "met": medians["cold_excl_aws_s"] <= COLD_START_TARGET_MS,
-        "met_excluding_round_trips_only": medians["cold_excl_http_s"] <= COLD_START_TARGET_MS,
+        "met": judged["cold_excl_aws_s"] <= COLD_START_TARGET_MS,
+        "met_excluding_round_trips_only": judged["cold_excl_http_s"] <= COLD_START_TARGET_MS,
         "notes": [
             "cold start excl. AWS = interpreter start + handler import + first event - time inside _make_api_call",
             "excl. round trips only = the same minus only Endpoint._send (botocore's client-side work counted as own)",
@@ -197,7 +205,8 @@ def cold_start(bench: Bench, repeats: int, built: Path | None = None) -> dict[st
             "competing for the 2 cores",
             "the venv's python with bytecode already compiled; POWERTOOLS_TRACE_DISABLED=true as in the harness",
             "top imports: python -X importtime over the import and the first event (lazy imports included)",
-            "as_built = the sam build output (layer + function, python -S, no bytecode written): what Lambda "
-            "loads; sam build ships no .pyc, so every module is compiled on each cold start",
+            "as_built = the sam build output (layer + function, python -S, no bytecode written), its bytecode "
+            "compiled as make build does: what Lambda loads; the target is judged on it when it was measured",
+            "peak RSS = the cold child's ru_maxrss after its first deploy (the whole process)",
         ],
     }

@@ -174,6 +174,14 @@ def compare(bench: Bench, repeats: int) -> dict[str, Any]:
             "wall_ecs_deploy_over_pushdeploy_cold": ratio(ecs_deploy["wall_ms"], cold["wall_ms"]),
             "calls_pushdeploy_warm_over_ecs_deploy": ratio(warm["total_calls"], ecs_deploy["total_calls"]),
             "calls_pushdeploy_cold_over_ecs_deploy": ratio(cold["total_calls"], ecs_deploy["total_calls"]),
+            # The target: a fresh-interpreter manual deploy faster than ecs deploy, pair by pair (each round runs
+            # both, in alternating order); below 1 is faster.
+            "wall_pushdeploy_cold_over_ecs_deploy_pairwise": round(
+                statistics.median(
+                    p["wall_s"] / e["wall_s"] for p, e in zip(runs["pushdeploy_cold"], runs["ecs_deploy"], strict=True)
+                ),
+                2,
+            ),
         },
         "service": f"{service.cluster}/{service.service}",
         "notes": [
