@@ -1,5 +1,6 @@
 """Slack approval function: the Approve and Reject buttons of an AWAITING_APPROVAL message, through a Lambda
-function URL. Slack's signature is checked before anything else; the request's body is never logged."""
+function URL. Slack's signature is checked before anything else; the message updated to the decision is posted
+to the request's response_url (Slack ignores this answer's body); neither the body nor that URL is ever logged."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ metrics = Metrics()
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Answer one interactivity request: 200 with the updated message, or 400/401/403 changing nothing."""
+    """Answer one interactivity request: 200 (the updated message posted to its response_url), or 400/401/403
+    changing nothing."""
     body = str(event.get("body") or "")
     if event.get("isBase64Encoded"):
         body = base64.b64decode(body).decode("utf-8", errors="replace")

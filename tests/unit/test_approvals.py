@@ -5,20 +5,26 @@ user). Over tests/fakes.py's ledger, with the approval methods added by a subcla
 
 from __future__ import annotations
 
+import io
 import json
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field, replace
+from email.message import Message
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
+from pushdeploy.adapters.webhook import RetryPolicy, WebhookClient
 from pushdeploy.domain.errors import InvalidEventError
 from pushdeploy.domain.messages import render_notification
 from pushdeploy.domain.outcome import COMPLETED, IN_PROGRESS, ApprovalState, DeploymentEvent, HookEvent
 from pushdeploy.domain.records import HistoryItem, history_item
 from pushdeploy.domain.requests import ApprovalRequest
 from pushdeploy.domain.service import PausedHook, ServiceDeploymentState
+from pushdeploy.domain.slack import SLACK
 from pushdeploy.domain.slack_actions import slack_signature
 from pushdeploy.domain.strategy import ApprovalError
 from pushdeploy.domain.times import parse_time
@@ -285,10 +291,34 @@ def test_console_approval_request_from_the_sample_events() -> None:
 # -- Slack -------------------------------------------------------------------------------------------------
 
 
-def slack_body(user: str = "U0123ABCD", action: str = "pushdeploy-approve", hook: str = HOOK) -> str:
+RESPONSE_URL = "https://hooks.slack.com/actions/T0123ABCD/1234567890123/r3sp0ns3T0k3nXyZ"
+
+
+class RecordingOpener(urllib.request.OpenerDirector):
+    """The webhook client's opener: answers every POST with Slack's 200 "ok", and keeps what was posted."""
+
+    def __init__(self, status: int = 200) -> None:
+        super().__init__()
+        self.status = status
+        self.posted: list[tuple[str, dict[str, Any]]] = []
+
+    def open(self, fullurl: Any, data: Any = None, timeout: float | None = None) -> Any:
+        assert isinstance(fullurl, urllib.request.Request) and isinstance(fullurl.data, bytes)
+        self.posted.append((fullurl.full_url, json.loads(fullurl.data)))
+        if self.status >= 400:
+            raise urllib.error.HTTPError(fullurl.full_url, self.status, "error", Message(), io.BytesIO(b"no_service"))
+        answer = io.BytesIO(b"ok")
+        answer.status = self.status  # type: ignore[attr-defined]  # urllib's responses carry one
+        return answer
+
+
+def slack_body(
+    user: str = "U0123ABCD", action: str = "pushdeploy-approve", hook: str = HOOK, response_url: Any = RESPONSE_URL
+) -> str:
     value = json.dumps({"repository": "api", "target": "staging", "hookId": hook})
     payload = {
         "type": "block_actions",
+        "response_url": response_url,
         "user": {"id": user, "username": "alice"},
         "actions": [{"action_id": action, "value": value}],
         "message": {
@@ -306,24 +336,105 @@ def signed(body: str, at: float, secret: bytes = SECRET) -> dict[str, str]:
     return {"x-slack-request-timestamp": timestamp, "x-slack-signature": slack_signature(secret, timestamp, body)}
 
 
-def slack(w: World) -> SlackApprovals:
+def everything_logged(caplog: pytest.LogCaptureFixture) -> str:
+    """Every record's message and fields (powertools' extras are record attributes)."""
+    return "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
+
+
+def slack(w: World, opener: RecordingOpener | None = None) -> SlackApprovals:
+    """The Slack use case over the world, posting with the generic webhook client through ``opener``."""
+    poster = WebhookClient(SLACK, RetryPolicy(max_attempts=1), opener=opener or RecordingOpener())
     return SlackApprovals(
-        approvals=w.approvals, ledger=w.ledger, signing_secret=lambda: SECRET, clock=lambda: w.clock[0]
+        approvals=w.approvals, ledger=w.ledger, signing_secret=lambda: SECRET, poster=poster, clock=lambda: w.clock[0]
     )
 
 
-def test_slack_approve_from_an_approver_answers_with_the_updated_message() -> None:
+def test_slack_approve_from_an_approver_posts_the_updated_message_to_the_response_url() -> None:
     # Given a paused deploy, When an approver clicks Approve (a request signed with the app's secret)
     w = world()
     w.tracker.track(pause())
     body = slack_body()
-    status, answer = slack(w).handle(signed(body, NOW - 10), body)
-    # Then ECS continues, and Slack gets the message without its buttons, saying who approved
+    opener = RecordingOpener()
+    status, answer = slack(w, opener).handle(signed(body, NOW - 10), body)
+    # Then ECS continues
     assert status == 200
     assert w.ecs.calls == [(SD_ARN, HOOK, "CONTINUE")]
-    assert answer["replace_original"] is True
-    assert [block["type"] for block in answer["blocks"]] == ["section", "section"]
-    assert "approved by slack:alice (U0123ABCD)" in answer["blocks"][-1]["text"]["text"]
+    # And the message without its buttons, saying who approved, is POSTed to the request's response_url
+    [(url, posted)] = opener.posted
+    assert url == RESPONSE_URL
+    assert posted["replace_original"] is True
+    assert [block["type"] for block in posted["blocks"]] == ["section", "section"]
+    assert "approved by slack:alice (U0123ABCD)" in posted["blocks"][-1]["text"]["text"]
+    assert "approved by slack:alice (U0123ABCD)" in posted["text"]
+    # And the HTTP answer (which Slack ignores) is the same message
+    assert answer == posted
+
+
+def test_a_refusal_after_the_signature_check_is_posted_to_the_clicking_user_only() -> None:
+    # Given a paused deploy, When a Slack user who is not an approver clicks Approve
+    w = world()
+    w.tracker.track(pause())
+    body = slack_body(user="U9999ZZZZ")
+    opener = RecordingOpener()
+    status, _ = slack(w, opener).handle(signed(body, NOW), body)
+    # Then nothing is answered, and an ephemeral refusal leaves the message as it was
+    assert status == 403 and w.ecs.calls == []
+    [(_, posted)] = opener.posted
+    assert (posted["response_type"], posted["replace_original"]) == ("ephemeral", False)
+    assert "not an approver" in posted["text"]
+
+
+@pytest.mark.parametrize(
+    "response_url",
+    [
+        "https://hooks.slack.com.evil.example/actions/T0/1/tok3nXyZ",
+        "http://hooks.slack.com/actions/T0/1/tok3nXyZ",
+        "https://evil.example/actions/T0/1/tok3nXyZ",
+        "https://hooks.slack.com:8443/actions/T0/1/tok3nXyZ",
+        "http://127.0.0.1:8080/actions/T0/1/tok3nXyZ",
+        42,
+        None,
+    ],
+)
+def test_a_response_url_that_is_not_slacks_is_refused_before_anything_is_done(
+    response_url: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a paused deploy, When an approver's correctly signed request names another response_url
+    w = world()
+    w.tracker.track(pause())
+    body = slack_body(response_url=response_url)
+    opener = RecordingOpener()
+    status, answer = slack(w, opener).handle(signed(body, NOW), body)
+    # Then it is refused (400): ECS is not called, nothing is posted, the pause still awaits its answer
+    assert status == 400
+    assert "response_url" in answer["error"]
+    assert w.ecs.calls == [] and opener.posted == []
+    assert w.ledger.history_of("api", "staging")[0].approval is not None
+    assert w.ledger.history_of("api", "staging")[0].approval.awaiting  # type: ignore[union-attr]
+    # And the URL is neither in the answer nor in the logs
+    logged = everything_logged(caplog)
+    assert "Slack request refused" in logged
+    for shown in (json.dumps(answer), logged):
+        assert "tok3nXyZ" not in shown and "evil.example" not in shown
+
+
+def test_the_response_url_is_never_logged_even_when_slack_refuses_the_post(caplog: pytest.LogCaptureFixture) -> None:
+    # Given a paused deploy, and Slack refusing the update (the response_url expired)
+    w = world()
+    w.tracker.track(pause())
+    body = slack_body()
+    opener = RecordingOpener(status=404)
+    # When an approver clicks Approve
+    status, answer = slack(w, opener).handle(signed(body, NOW), body)
+    # Then the decision stands (ECS continued), the answer is the updated message all the same
+    assert status == 200 and w.ecs.calls == [(SD_ARN, HOOK, "CONTINUE")]
+    assert answer["replace_original"] is True and len(opener.posted) == 1
+    # And the failed post is logged, without the URL or any part of its path
+    logged = everything_logged(caplog)
+    assert "Slack message not updated" in logged
+    assert "HTTP 404" in logged
+    for part in (RESPONSE_URL, "r3sp0ns3T0k3nXyZ", "/actions/"):
+        assert part not in logged
 
 
 def test_slack_reject_rolls_back() -> None:
@@ -350,9 +461,12 @@ def test_slack_requests_that_are_refused_change_nothing(case: str, expected: int
         "unknown-user": signed(body, NOW),
     }[case]
     # When the request comes, Then it is refused and ECS is not called
-    status, answer = slack(w).handle(headers, body)
+    opener = RecordingOpener()
+    status, answer = slack(w, opener).handle(headers, body)
     assert status == expected
     assert w.ecs.calls == []
+    # And an unverified request's response_url is never posted to
+    assert len(opener.posted) == (1 if case == "unknown-user" else 0)
     assert SECRET.decode() not in json.dumps(answer)
 
 

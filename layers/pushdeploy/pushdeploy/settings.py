@@ -149,6 +149,7 @@ class SlackApprovalSettings:
     config_prefix: str
     signing_secret_parameter: str  # a SecureString parameter's name
     config_cache_seconds: int = 30
+    allow_loopback: bool = False  # tests only: accept http://127.0.0.1 response URLs
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> SlackApprovalSettings:
@@ -175,4 +176,5 @@ class SlackApprovalSettings:
             config_prefix=prefix,
             signing_secret_parameter=required["SLACK_SIGNING_SECRET_PARAMETER"],
             config_cache_seconds=cache,
+            allow_loopback=env.get("SLACK_ALLOW_LOOPBACK", "false").lower() == "true",
         )

@@ -232,9 +232,16 @@ def build_approvals(
 
 
 def build_slack_approvals(
-    settings: SlackApprovalSettings, session: boto3.Session | None = None, seams: Seams | None = None
+    settings: SlackApprovalSettings,
+    session: boto3.Session | None = None,
+    seams: Seams | None = None,
+    webhook_client: WebhookClient | None = None,
 ) -> SlackApprovals:
-    """Wire the Slack interactivity endpoint: the signature checked with the SecureString signing secret."""
+    """Wire the Slack interactivity endpoint: the signature checked with the SecureString signing secret, the
+    updated message posted to the request's response_url with the stdlib webhook client."""
+    from pushdeploy.adapters.webhook import RetryPolicy, WebhookClient  # noqa: PLC0415
+    from pushdeploy.domain.slack import SLACK  # noqa: PLC0415
+
     seams = seams or _seams
     session = session or boto3.Session(region_name=settings.region)
     approvals = build_approvals(
@@ -244,13 +251,19 @@ def build_slack_approvals(
         config_cache_seconds=settings.config_cache_seconds,
         seams=seams,
     )
+    if webhook_client is None:
+        # Inside Slack's 3 seconds: short attempts, one quick retry.
+        policy = seams.webhook_retries or RetryPolicy(timeout=1.5, base_delay=0.2, max_delay=0.5, max_attempts=2)
+        webhook_client = WebhookClient(SLACK, policy, sleep=seams.sleep, jitter=seams.jitter)
     return SlackApprovals(
         approvals=approvals,
         ledger=DynamoDbLedger(session.client("dynamodb", config=seams.client_config), settings.table_name),
         signing_secret=SigningSecretParameter(
             session.client("ssm", config=seams.client_config), settings.signing_secret_parameter
         ),
+        poster=webhook_client,
         clock=seams.clock,
+        allow_loopback=settings.allow_loopback,
     )
 
 

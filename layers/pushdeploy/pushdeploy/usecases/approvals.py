@@ -7,18 +7,21 @@ and this answers it once, recording who decided and when for the outcome's notif
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import parse_qs
 
 from aws_lambda_powertools import Logger
 
 from pushdeploy.domain.config import TargetConfig, parse_target_config, target_name
-from pushdeploy.domain.errors import ConfigError
+from pushdeploy.domain.errors import ConfigError, DeployError
 from pushdeploy.domain.ports import ApprovalLedger, DeployLedger, DeploymentControl, TargetConfigSource
 from pushdeploy.domain.records import HistoryItem
 from pushdeploy.domain.requests import ApprovalRequest
+from pushdeploy.domain.slack import SLACK
 from pushdeploy.domain.slack_actions import (
     REPLAY_WINDOW_SECONDS,
     SlackRequestError,
@@ -28,9 +31,18 @@ from pushdeploy.domain.slack_actions import (
 )
 from pushdeploy.domain.strategy import ApprovalError
 from pushdeploy.domain.times import describe_time
+from pushdeploy.domain.webhook import Delivery, WebhookUrlError, check_webhook_url, redact
 
 logger = Logger(service="pushdeploy", child=True)
 HISTORY_LOOKBACK = 5
+# Slack wants its request acknowledged within 3 seconds: the message's update gets what is left of them.
+RESPONSE_POST_SECONDS = 2.0
+
+
+class ResponsePoster(Protocol):
+    """Posts a JSON payload to a webhook URL before ``deadline`` (adapters.webhook.WebhookClient)."""
+
+    def post(self, url: str, payload: Mapping[str, Any], *, deadline: float) -> Delivery: ...
 
 
 class Approvals:
@@ -130,8 +142,11 @@ class NotAnApproverError(ConfigError):
 class SlackApprovals:
     """Slack's interactivity requests (the Approve and Reject buttons): checked, then answered as the console's.
 
-    Every refusal is a status code and a short reason; neither the signing secret nor the request's body is
-    ever logged.
+    Slack ignores the HTTP answer's body of a ``block_actions`` request: the message updated to the decision
+    (or a refusal only the clicking user sees) is POSTed to the request's ``response_url``, which must be a
+    ``https://hooks.slack.com/...`` URL (a request naming any other is refused before anything is done).
+    Every refusal is a status code and a short reason; neither the signing secret, the request's body nor its
+    response_url is ever logged.
     """
 
     def __init__(
@@ -140,15 +155,22 @@ class SlackApprovals:
         approvals: Approvals,
         ledger: ApprovalLedger,
         signing_secret: Callable[[], bytes],
+        poster: ResponsePoster,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        allow_loopback: bool = False,
     ) -> None:
         self._approvals = approvals
         self._ledger = ledger
         self._signing_secret = signing_secret
+        self._poster = poster
         self._clock = clock
+        self._monotonic = monotonic  # the poster's clock, for its deadline
+        self._allow_loopback = allow_loopback  # tests only: http://127.0.0.1 response URLs
 
     def handle(self, headers: dict[str, str], body: str) -> tuple[int, dict[str, Any]]:
-        """The HTTP status and JSON body of the answer to one request."""
+        """The HTTP status and JSON body of the answer to one request; what Slack shows is posted to the
+        request's response_url."""
         now = self._clock()
         try:
             verify_signature(self._signing_secret(), headers, body, now=now)
@@ -157,6 +179,7 @@ class SlackApprovals:
             if not self._ledger.claim_request(f"slack#{signature}", now + 2 * REPLAY_WINDOW_SECONDS):
                 raise SlackRequestError(401, "this request was received before (a replay)")
             request, message = approval_request_from_slack(body)
+            response_url = self._response_url(body)
         except SlackRequestError as exc:
             logger.warning("Slack request refused", extra={"status": exc.status, "reason": exc.reason})
             return exc.status, {"error": exc.reason}
@@ -164,7 +187,38 @@ class SlackApprovals:
             result = self._approvals.decide(request)
         except NotAnApproverError as exc:
             logger.warning("Slack request refused", extra={"status": 403, "reason": "not an approver"})
-            return 403, {"response_type": "ephemeral", "replace_original": False, "text": exc.message}
+            return 403, self._respond(response_url, _only_for_the_user(exc.message))
         except (ApprovalError, ConfigError) as exc:
-            return 200, {"response_type": "ephemeral", "replace_original": False, "text": str(exc)}
-        return 200, decided_message(message, result)
+            return 200, self._respond(response_url, _only_for_the_user(str(exc)))
+        return 200, self._respond(response_url, decided_message(message, result))
+
+    def _response_url(self, body: str) -> str:
+        """The request's response_url, checked to be Slack's (SlackRequestError 400 otherwise; never quoted)."""
+        try:
+            payload = json.loads(parse_qs(body, strict_parsing=True)["payload"][0])
+        except (KeyError, ValueError, IndexError) as exc:  # approval_request_from_slack read it just before
+            raise SlackRequestError(400, "the request carries no interactivity payload") from exc
+        url = payload.get("response_url") if isinstance(payload, dict) else None
+        if not isinstance(url, str):
+            raise SlackRequestError(400, "the request carries no response_url")
+        try:
+            return check_webhook_url(url, SLACK, allow_loopback=self._allow_loopback)
+        except WebhookUrlError:
+            # Whatever it names stays out of the answer and the logs.
+            raise SlackRequestError(400, "the request's response_url is not a https://hooks.slack.com/ URL") from None
+
+    def _respond(self, url: str, answer: dict[str, Any]) -> dict[str, Any]:
+        """Post ``answer`` to the response_url; a post that fails is logged (without the URL), and the answer
+        stands: the decision, if one was taken, is ECS's and the ledger's already."""
+        try:
+            delivery = self._poster.post(url, answer, deadline=self._monotonic() + RESPONSE_POST_SECONDS)
+        except DeployError as exc:
+            logger.warning("Slack message not updated", extra={"problem": redact(str(exc), url)})
+        else:
+            logger.info("Slack message updated", extra={"attempts": delivery.attempts})
+        return answer
+
+
+def _only_for_the_user(text: str) -> dict[str, Any]:
+    """A refusal shown to the user who clicked, the message left as it was."""
+    return {"response_type": "ephemeral", "replace_original": False, "text": text}
