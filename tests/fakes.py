@@ -150,6 +150,7 @@ class InMemoryLedger:
         *,
         result: EventResult | None = None,
         forget: Sequence[str] = (),
+        history_refs: Sequence[str] | None = None,
     ) -> DeploymentEvent | None:
         self._enter("commit")
         state = self._state(repository, target)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import UpdateTypeDef
 
 HISTORY_DAYS = 400
+HISTORY_KEPT = 100  # deploys kept per target: the older ones are expired (DynamoDB's TTL removes them)
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -165,10 +166,15 @@ class DynamoDbLedger:
         *,
         result: EventResult | None = None,
         forget: Sequence[str] = (),
+        history_refs: Sequence[str] | None = None,
     ) -> DeploymentEvent | None:
         """Record the deployed push and release the claim, with the history item and its deployment's record
         in the same transaction. An outcome event parked for that deployment before it was recorded is
-        returned (and dropped from the record: the caller applies it)."""
+        returned (and dropped from the record: the caller applies it).
+
+        ``history_refs`` are the target's history references as its state had them (``TargetState``): the
+        newest HISTORY_KEPT stay, the older history items are expired in the same transaction. Without them
+        the new one is appended and nothing is expired."""
         key = target_key(repository, target)
         names = {"#deployed": "deployed", "#claim": "claim", "#pending": "pending", "#token": "token"}
         values: dict[str, Any] = {":deployed": _value(_deployed_to_item(deployed)), ":token": {"S": token}}
@@ -177,6 +183,18 @@ class DynamoDbLedger:
             sets += ", #result = :result"
             names["#result"] = _result_attribute(result.event_id)
             values[":result"] = _value(_result_to_item(result))
+        expired: list[str] = []
+        if history is not None:
+            names["#refs"] = "historyRefs"
+            if history_refs is None:
+                sets += ", #refs = list_append(if_not_exists(#refs, :none), :refs)"
+                values[":none"] = {"L": []}
+                values[":refs"] = _value([_history_sk(history)])
+            else:
+                refs = [*history_refs, _history_sk(history)]
+                expired, kept = refs[:-HISTORY_KEPT], refs[-HISTORY_KEPT:]
+                sets += ", #refs = :refs"
+                values[":refs"] = _value(kept)
         update: dict[str, Any] = {
             "TableName": self._table,
             "Key": key,
@@ -197,6 +215,17 @@ class DynamoDbLedger:
             {"Update": cast("UpdateTypeDef", update)},
             {"Put": {"TableName": self._table, "Item": _item(key["pk"]["S"], _history_sk(history), fields, expires)}},
         ]
+        for old in expired:  # due now: the TTL removes it, and history reads no longer return it
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {"pk": key["pk"], "sk": {"S": old}},
+                        "UpdateExpression": "SET expiresAt = :due",
+                        "ExpressionAttributeValues": {":due": _value(int(history.recorded_at))},
+                    }
+                }
+            )
         pointer_index: int | None = None
         if history.deployment_id:
             # How the tracker finds this deploy from an ECS event, and the service's latest deploy of ours
@@ -345,7 +374,7 @@ class DynamoDbLedger:
         return True
 
     def history(self, repository: str, target: str, limit: int) -> list[HistoryItem]:
-        """The target's deploys, newest first."""
+        """The target's deploys, newest first (at most HISTORY_KEPT: older ones are expired)."""
         with aws_call("dynamodb:Query"):
             response = self._client.query(
                 TableName=self._table,
@@ -355,9 +384,10 @@ class DynamoDbLedger:
                     ":deploy": {"S": "DEPLOY#"},
                 },
                 ScanIndexForward=False,
-                Limit=limit,
+                Limit=min(limit, HISTORY_KEPT) + 1,  # one expired item may lie among the newest
             )
-        return [_history_item(_plain(item)) for item in response.get("Items", [])]
+        kept = [item for item in response.get("Items", []) if not _expired_early(item)]
+        return [_history_item(_plain(item)) for item in kept][:limit]
 
     def record_pause(self, deploy: HistoryItem, deployment_id: str, approval: ApprovalState) -> bool:
         """Note the deployment's pause on its record and its history item, unless that pause was noted."""
@@ -450,6 +480,14 @@ class DynamoDbLedger:
 
 def _sortable_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _expired_early(item: Mapping[str, Any]) -> bool:
+    """A history item a later commit expired (HISTORY_KEPT newer ones exist), until the TTL removes it."""
+    data = _plain({"recordedAt": item.get("recordedAt", {"N": "0"})})
+    natural = int(float(data["recordedAt"])) + HISTORY_DAYS * 86400
+    expires = int(_deserializer.deserialize(item["expiresAt"])) if "expiresAt" in item else natural
+    return expires < natural
 
 
 def _deployment_pk(deployment_id: str) -> str:
@@ -628,6 +666,7 @@ def _state(item: Mapping[str, Any]) -> TargetState:
     pending = data.get("pending")
     return TargetState(
         events=events,
+        history_refs=tuple(str(ref) for ref in data.get("historyRefs", [])),
         deployed=DeployedRecord(
             push=_push(deployed["push"]),
             task_definition_arn=str(deployed["taskDefinitionArn"]),

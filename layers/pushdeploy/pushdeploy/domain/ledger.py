@@ -91,6 +91,7 @@ class TargetState:
     claim: Claim | None = None
     pending: PendingRevision | None = None
     events: Mapping[str, EventResult] = field(default_factory=dict)  # by event id, the recent ones
+    history_refs: tuple[str, ...] = ()  # the ledger's own references to the target's history items, oldest first
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,7 @@ class DeployLedger(Protocol):
         *,
         result: EventResult | None = None,
         forget: Sequence[str] = (),
+        history_refs: Sequence[str] | None = None,
     ) -> DeploymentEvent | None:
         """Record what the target now runs, add the history item (if given) and its deployment's record,
         release the claim. Returns the outcome event of that deployment if one arrived before it was recorded

@@ -482,7 +482,14 @@ class Deployer:
             history = history_item(report, recorded_at=now, service_arn=service_arn, notification=message)
         result, forget = self._result(run, state, report)
         early = self._ledger.commit(
-            run.push.repository, run.config.name, run.claim.token, deployed, history, result=result, forget=forget
+            run.push.repository,
+            run.config.name,
+            run.claim.token,
+            deployed,
+            history,
+            result=result,
+            forget=forget,
+            history_refs=state.history_refs,
         )
         if early is not None and self._apply_early_outcome is not None:
             logger.info("Applying an outcome that arrived before the deploy was recorded")

@@ -11,7 +11,7 @@ from typing import Any
 from pushdeploy.domain.channels import revision
 from pushdeploy.domain.config import TargetConfig, parse_target_config, target_name
 from pushdeploy.domain.errors import AwsCallError, DeployError, InvalidEventError
-from pushdeploy.domain.ledger import CLAIM_LEASE_SECONDS, Claim, DeployedRecord
+from pushdeploy.domain.ledger import CLAIM_LEASE_SECONDS, Claim, DeployedRecord, TargetState
 from pushdeploy.domain.messages import Notification, render_notification
 from pushdeploy.domain.outcome import DeploymentEvent
 from pushdeploy.domain.ports import DeployLedger, EcsGateway, NotificationPublisher, TargetConfigSource
@@ -123,7 +123,7 @@ class TargetOperations:
         assert destination is not None
         push = self._push_of(destination, request)
         claim = Claim(uuid.uuid4().hex, push.record, self._clock() + CLAIM_LEASE_SECONDS)
-        self._take(request, claim)
+        state = self._take(request, claim)
         try:
             deployment_id = self._ecs.update_service(config.cluster, config.service, str(plan["to"]))
         except BaseException:
@@ -157,6 +157,7 @@ class TargetOperations:
             claim.token,
             DeployedRecord(push.record, str(plan["to"]), now),
             history_entry,
+            history_refs=state.history_refs,
         )
         if early is not None and self._apply_early_outcome is not None:
             self._apply_early_outcome(early)
@@ -198,9 +199,12 @@ class TargetOperations:
             raise DeployError(f"{report.reason}, but {lost}")
         return {**report.as_result(), "status": "ROLLING_BACK", "stopped": stopped}
 
-    def _take(self, request: RollbackRequest, claim: Claim) -> None:
-        if not self._ledger.claim(request.repository, request.target, claim, self._clock()).acquired:
+    def _take(self, request: RollbackRequest, claim: Claim) -> TargetState:
+        """Claim the target; its state as the claim found it."""
+        taken = self._ledger.claim(request.repository, request.target, claim, self._clock())
+        if not taken.acquired:
             raise DeployError(f"target {request.target} is being deployed right now; retry the rollback after it")
+        return taken.state
 
     def _publish(self, notification: Notification) -> str | None:
         """Publish; returns what went wrong, if it did."""
