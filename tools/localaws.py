@@ -289,7 +289,7 @@ class LocalAws:
         cfn = session.client("cloudformation")
         cfn.create_stack(
             StackName=stack_name,
-            TemplateBody=json.dumps(cloudformation_template),
+            TemplateBody=json.dumps(_without_unresolvable_outputs(cloudformation_template)),
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
@@ -512,6 +512,25 @@ class LocalAws:
         boto3.client("sqs").send_message(QueueUrl=str(function.on_failure_queue), MessageBody=json.dumps(record))
 
 
+# Resource types moto's CloudFormation does not create, whose attributes an output may name: moto refuses the
+# whole stack for such an output, so it is left out locally (LocalStack.not_created lists the resource).
+_ATTRIBUTES_MOTO_LACKS = frozenset({"AWS::Lambda::Url"})
+
+
+def _without_unresolvable_outputs(template: dict[str, Any]) -> dict[str, Any]:
+    """``template`` without the outputs that get an attribute of a resource moto cannot create."""
+    resources = template.get("Resources", {})
+
+    def unresolvable(output: Any) -> bool:
+        value = output.get("Value") if isinstance(output, dict) else None
+        target = value.get("Fn::GetAtt") if isinstance(value, dict) else None
+        logical_id = target[0] if isinstance(target, list) and target else None
+        return resources.get(logical_id, {}).get("Type") in _ATTRIBUTES_MOTO_LACKS
+
+    outputs = {name: output for name, output in template.get("Outputs", {}).items() if not unresolvable(output)}
+    return {**template, "Outputs": outputs}
+
+
 def delivery_summary(delivery: Delivery) -> dict[str, Any]:
     """One delivered event in a line's worth of JSON: what it said, the rules it matched, what each ran."""
     detail = delivery.event.get("detail") or {}
@@ -599,7 +618,7 @@ def _load_handler_module(function: StackFunction) -> ModuleType:
     # A warm environment keeps its clients; a new stack (new server) needs new ones.
     from pushdeploy import wiring  # noqa: PLC0415
 
-    for built in (wiring.entry_point, wiring.tracker, wiring.slack_notifier):
+    for built in (wiring.entry_point, wiring.tracker, wiring.slack_notifier, wiring.slack_approvals):
         built.cache_clear()
     return module
 
