@@ -73,6 +73,7 @@ def test_every_sample_event_is_covered_here() -> None:
             "manual-deploy.json",
             "manual-deploy-targets.json",
             *ECS_SAMPLES,
+            *HOOK_SAMPLES,
             *OPERATION_SAMPLES,
         ]
     )
@@ -521,6 +522,30 @@ def test_ecs_deployment_sample_is_a_deployment_event(name: str) -> None:
     )
     assert isinstance(parsed, DeploymentEvent)
     assert parsed.starts_a_rollback is (name == "ecs-deployment-rollback-in-progress.json")
+
+
+HOOK_SAMPLES = {"ecs-hook-awaiting-action.json"}
+
+
+@pytest.mark.parametrize("name", sorted(HOOK_SAMPLES))
+def test_ecs_hook_sample_is_a_pause_awaiting_action(name: str) -> None:
+    # Given an ECS Hook State Change sample (a PAUSE hook of a canary's deployment, HOOK_AWAITING_ACTION)
+    # When the tracker parses it
+    parsed = parse_tracked(load_event(name))
+
+    # Then it names the service, the service deployment, the hook, its stage and deadline, and the deployment
+    assert parsed == HookEvent(
+        event_name="HOOK_AWAITING_ACTION",
+        service_arn=ECS_SERVICE_ARN,
+        service_deployment_arn=(
+            "arn:aws:ecs:us-east-1:123456789012:service-deployment/staging/api/Abc123xyZ_7890-aBcDeFgHiJkL"
+        ),
+        hook_id="post_test_traffic_shift-0-4",
+        lifecycle_stage="POST_TEST_TRAFFIC_SHIFT",
+        expires_at=parse_time("2026-11-20T12:16:15.512Z"),
+        updated_at=parse_time("2026-11-20T10:16:15.512Z"),
+        deployment_id="ecs-svc/4937285106452937241",
+    )
 
 
 def test_ecs_deployment_event_without_updated_at_takes_the_event_time() -> None:
