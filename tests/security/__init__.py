@@ -36,7 +36,7 @@ from tools.iam_policy import (
     role_statements,
 )
 from tools.localaws import PSEUDO_PARAMETERS, Delivery, Invocation, LocalAws, LocalStack, StackFunction
-from tools.sample_world import SECRET_VALUE, World, put_target_config, seed_world
+from tools.sample_world import PROD_CONFIG, SECRET_VALUE, World, put_target_config, seed_world
 from tools.template import code_directories, load_template, sam_transform
 
 WHERE = AccountRegion(
@@ -53,6 +53,8 @@ TEST_ENVIRONMENT = {
     "POWERTOOLS_DEV": "false",
     "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
 }
+# Clients whose signing name is not their IAM service prefix (CloudWatch signs as "monitoring").
+IAM_PREFIXES = {"monitoring": "cloudwatch"}
 # Loggers whose DEBUG records carry request and response bodies, and powertools' own (idempotency records).
 SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "aws_lambda_powertools")
 
@@ -66,7 +68,7 @@ class AwsCall:
 
     function: str  # logical id of the function whose role the call is made with
     by_lambda: bool  # made by Lambda itself for the function (its on-failure destination), not by its code
-    service: str  # the client's signing name, which is the IAM service prefix (ecs, ssm, ecr, dynamodb...)
+    service: str  # the IAM service prefix (ecs, ssm, ecr, dynamodb...: the client's signing name, but for a few)
     operation: str
     params: Mapping[str, Any]
     response: Mapping[str, Any] | None
@@ -117,7 +119,8 @@ class CallRecorder:
             if threading.get_ident() != self._thread or not self._callers:
                 return original(client, operation, params)  # moto's server threads
             function, by_lambda = self._callers[-1]
-            service = client.meta.service_model.signing_name
+            signing_name = client.meta.service_model.signing_name
+            service = IAM_PREFIXES.get(signing_name, signing_name)
             snapshot = copy.deepcopy(params)
 
             def keep(response: Mapping[str, Any] | None, error: str | None) -> None:
@@ -415,6 +418,45 @@ def _update_fails(context: ScenarioContext) -> list[Delivery]:
         context.local.recorder.failures.clear()
 
 
+CANARY_ALARM = "api-prod-5xx"
+
+
+def _canary_with_alarms(context: ScenarioContext) -> list[Delivery]:
+    """prod as a canary watched by a CloudWatch alarm (DescribeAlarms checks it exists), paused for approval."""
+    context.session.client("cloudwatch").put_metric_alarm(
+        AlarmName=CANARY_ALARM,
+        Namespace="AWS/ApplicationELB",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    config = {
+        **PROD_CONFIG,
+        "deployment": {
+            "strategy": "CANARY",
+            "circuitBreaker": {"enable": False},
+            "alarms": {"names": [CANARY_ALARM], "rollback": True},
+            "canary": {"percent": 10, "bakeTimeMinutes": 1},
+        },
+        "approval": {"stage": "POST_TEST_TRAFFIC_SHIFT", "timeoutMinutes": 5},
+    }
+    put_target_config(context.session, "api", "prod", config)
+    return [context.local.deliver(context.stack, push_event("v1.4.5", "e", event_id(145)))]
+
+
+def _canary_paused(context: ScenarioContext) -> list[Delivery]:
+    """The local ECS reaches the canary's PAUSE hook: the tracker announces AWAITING_APPROVAL."""
+    return context.local.advance(60)
+
+
+def _console_approve(context: ScenarioContext) -> list[Delivery]:
+    """alice approves the paused canary from the console (DescribeServiceDeployments, ContinueServiceDeployment)."""
+    return [context.local.run_event(context.stack, load_event("manual-approve.json"))]
+
+
 # In order: each starts from the state the ones before it left.
 MAIN_SCENARIOS: dict[str, Scenario] = {
     "push": _push,  # staging-42: staging deploys (secrets, secretsPath), prod does not match
@@ -431,6 +473,9 @@ MAIN_SCENARIOS: dict[str, Scenario] = {
     "broken config": _broken_config,  # a target whose parameter is not JSON: FAILED, notified
     "missing secret": _missing_secret,  # prod's DATABASE_URL deleted: FAILED before registering
     "update fails": _update_fails,  # UpdateService throttled on every attempt: retried, then on-failure queue
+    "canary with alarms": _canary_with_alarms,  # prod as a canary with an alarm and an approval: DEPLOYING
+    "canary paused": _canary_paused,  # its PAUSE hook awaits action: the tracker announces AWAITING_APPROVAL
+    "console approve": _console_approve,  # approved from the console: ECS continues the deployment
 }
 
 

@@ -479,8 +479,14 @@ def test_the_scenarios_did_what_they_are_named_for(recorded: Recorded) -> None:
     assert "ThrottlingException" in str(failing.error)
     [tracker_failing] = runs["tracker fails"].invocations
     assert (tracker_failing.attempts, tracker_failing.sent_to_on_failure) == (3, True)
+    assert runs["canary with alarms"].report("prod")["status"] == "DEPLOYING"
+    assert "AWAITING_APPROVAL" in [str(i.result["status"]) for i in runs["canary paused"].invocations]
+    assert (runs["console approve"].result["status"], runs["console approve"].result["decidedBy"]) == (
+        "APPROVED",
+        "alice",
+    )
     # And the tracker ran for the ECS events, the deploy function for everything else
-    tracked = ("deployment completed", "rollback started by ECS", "tracker fails")
+    tracked = ("deployment completed", "rollback started by ECS", "tracker fails", "canary paused")
     assert {call.function for name in tracked for call in runs[name].calls} == {"TrackFunction"}
     assert {call.function for name in runs if name not in tracked for call in runs[name].calls} == {FUNCTION}
     # And every function the stack creates was exercised (its role is checked against what it called)
@@ -503,7 +509,7 @@ def test_every_call_each_function_makes_is_allowed_by_its_role(template: dict[st
         assert denied == [], f"{function}:\n{table(denied)}"
     # And the requests cover every service the deploy function uses, publishing to the encrypted topic included
     services = {d.request.action.split(":")[0] for d in found[FUNCTION][1]}
-    assert services == {"ecs", "iam", "ssm", "ecr", "dynamodb", "sns", "kms", "sqs"}
+    assert services == {"ecs", "iam", "ssm", "ecr", "dynamodb", "sns", "kms", "sqs", "cloudwatch"}
     assert recorded.topic_keys, "the deploy topic is not encrypted"
 
 
