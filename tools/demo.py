@@ -23,7 +23,7 @@ from pushdeploy.domain.ledger import describe_time
 from tests.helpers import EVENTS, Inbox, Received
 from tools.localaws import Delivery, LocalAws, LocalStack
 from tools.localecs import Clock, Outcome
-from tools.sample_world import PROD_CONFIG, SECRET_VALUE, World, put_target_config, seed_world
+from tools.sample_world import PROD_CANARY_CONFIG, PROD_CONFIG, SECRET_VALUE, World, put_target_config, seed_world
 
 WIDTH = 100
 
@@ -52,6 +52,9 @@ def main() -> int:
                 _print(f"(prod's config now lacks 'service': {json.dumps(broken)})")
             elif scenario.setup == "fix-prod":
                 put_target_config(session, "api", "prod", PROD_CONFIG)
+            elif scenario.setup == "canary-prod":
+                put_target_config(session, "api", "prod", PROD_CANARY_CONFIG)
+                _print(f"(prod's config now deploys a canary, paused for approval: {json.dumps(PROD_CANARY_CONFIG)})")
             seen = _run_scenario(
                 local, stack, session, inbox, number=number, scenario=scenario, deployments=deployments, stamps=stamps
             )
@@ -129,6 +132,7 @@ class Scenario:
     setup: str | None = None
     target: str | None = None  # with `settle`: the target whose deployment the local ECS finishes
     settle: Outcome | None = None
+    answer: str | None = None  # a console request (under events/) answering the pause the local ECS reaches
 
 
 SCENARIOS = (
@@ -190,6 +194,17 @@ SCENARIOS = (
         settle="failed",
     ),
     Scenario("History of prod, from the Lambda console", ("manual-history.json",), "HISTORY", 0, 0),
+    Scenario(
+        "canary to prod, paused for approval, approved, completed",
+        ("manual-deploy-targets.json",),
+        "COMPLETED",
+        1,
+        3,
+        setup="canary-prod",
+        target="prod",
+        settle="completed",
+        answer="manual-approve.json",
+    ),
     Scenario("An image delete (not a push: no rule matches)", ("ecr-delete.json",), "IGNORED", 0, 0),
 )
 
@@ -228,6 +243,14 @@ def _run_scenario(
     status = "IGNORED"
     for file in scenario.events:
         status = _deliver(local, stack, ecs, stamps.event(file), event_file=file, deployments=deployments)
+    if scenario.answer and scenario.target:
+        _print(
+            f"ecs     the local ECS rolls {scenario.target}/api on to its PAUSE hook: python -m tools.localaws ecs "
+            f"advance --endpoint {local.endpoint} --seconds 40"
+        )
+        for delivery in local.advance(40):  # scale-up and the test traffic shift: the PAUSE hook follows
+            status = _show_ecs_delivery(delivery, deployments.get(scenario.target)) or status
+        status = _deliver(local, stack, ecs, stamps.event(scenario.answer), event_file=scenario.answer, deployments={})
     if scenario.settle and scenario.target:
         _print(
             f"ecs     local ECS settles {scenario.target}/api ({scenario.settle}): "

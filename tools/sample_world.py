@@ -31,6 +31,18 @@ PROD_CONFIG: dict[str, Any] = {
     "containers": ["api"],
     "secrets": {"DATABASE_URL": "/api/prod/DATABASE_URL"},
 }
+# prod deployed as a canary (10% for a minute, then all), paused for approval after the test traffic shift.
+# Short bakes: the local ECS's events must stay within the functions' 5 minutes of clock tolerance.
+PROD_CANARY_CONFIG: dict[str, Any] = {
+    **PROD_CONFIG,
+    "deployment": {
+        "strategy": "CANARY",
+        "circuitBreaker": {"enable": False},  # the service's own breaker applies to ROLLING only
+        "canary": {"percent": 10, "bakeTimeMinutes": 1},
+        "bakeTimeMinutes": 0,
+    },
+    "approval": {"stage": "POST_TEST_TRAFFIC_SHIFT", "timeoutMinutes": 60, "onTimeout": "ROLLBACK"},
+}
 SECRET_PARAMETERS = (
     "/api/staging/DATABASE_URL",
     "/api/staging/env/STRIPE_KEY",
