@@ -563,3 +563,28 @@ def test_only_the_newest_event_results_are_kept() -> None:
     assert "ancient" in forgotten
     assert len(events) - len(forgotten) == EVENTS_KEPT - 1
     assert "event-0" not in forgotten
+
+
+def test_a_newer_push_of_the_deployed_image_deploys_when_a_claim_was_left_behind() -> None:
+    # Given the ledger says the digest runs (deployed at T_OLD), but a claim of another push was left behind by
+    # an invocation that died, maybe after moving the service to its own image without recording it
+    deployed_push = PushRecord(DIGEST, "staging-41", T_OLD, "event-0")
+    other = PushRecord("sha256:" + "0c" * 32, "staging-x", T_OLD + 1, "event-x")
+    state = TargetState(deployed=deployed(deployed_push), claim=Claim("dead", other, NOW - 1, "request-x"))
+
+    # When a newer push of the deployed digest takes the claim over
+    decision = decide_claim(ClaimResult(True, state), push(DIGEST, TAG, T_NEW, "event-1"), manual=False, now=NOW)
+
+    # Then it deploys (the plan looks at what runs) instead of only recording itself as the newest push
+    assert decision.action is ClaimAction.DEPLOY
+
+
+def test_a_newer_push_of_the_deployed_image_only_refreshes_when_no_claim_was_left() -> None:
+    # Given the digest deployed, and no claim left
+    state = TargetState(deployed=deployed(PushRecord(DIGEST, "staging-41", T_OLD, "event-0")))
+
+    # When a newer push of it takes the claim
+    decision = decide_claim(ClaimResult(True, state), push(DIGEST, TAG, T_NEW, "event-1"), manual=False, now=NOW)
+
+    # Then it records itself as the digest's newest push, deploying nothing
+    assert decision.action is ClaimAction.REFRESH

@@ -63,7 +63,12 @@ def decide_claim(result: ClaimResult, push: PushRecord, *, manual: bool, now: fl
         return ClaimDecision(ClaimAction.SKIP, judgement.reason, verdict.value.lower(), release=result.acquired)
     if verdict is Verdict.RENOTIFY and result.acquired:
         return ClaimDecision(ClaimAction.RENOTIFY, judgement.reason)
-    if verdict is Verdict.REFRESH and result.acquired and result.state.deployed is not None:
+    if verdict is Verdict.REFRESH and result.acquired and state.deployed is not None:
+        if state.claim is not None:
+            # A claim was left behind (released claims are removed): its holder died, maybe after moving the
+            # service without recording it, so what the ledger says runs may not. Deploy: the plan looks at
+            # what runs, rather than only recording this push.
+            return ClaimDecision(ClaimAction.DEPLOY)
         return ClaimDecision(ClaimAction.REFRESH, judgement.reason, "duplicate")
     # BUSY, or a verdict that can only be acted on while holding the claim: wait for the holder.
     return ClaimDecision(ClaimAction.WAIT, judgement.reason or "the target stays claimed")
