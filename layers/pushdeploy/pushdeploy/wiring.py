@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 from pushdeploy.adapters.cloudwatch import CloudWatchAlarms
@@ -27,6 +27,7 @@ from pushdeploy.usecases.rollback import TargetOperations
 from pushdeploy.usecases.track import Tracker
 
 if TYPE_CHECKING:  # the notifier's modules are imported by its own function only, never on a push
+    import boto3
     from mypy_boto3_ecr import ECRClient
 
     from pushdeploy.adapters.webhook import RetryPolicy, WebhookClient
@@ -42,6 +43,22 @@ CLIENT_CONFIG = Config(
     read_timeout=5,
 )
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+
+Clients = Callable[..., Any]  # (service name, config=...) -> a botocore client
+
+
+def clients_of(session: boto3.Session | None, region: str) -> Clients:
+    """How the builders create clients: from ``session`` (tests pass moto's), else from botocore alone, as
+    boto3 would (importing boto3 costs about 140 ms of a cold start: it imports s3transfer)."""
+    if session is not None:
+        return session.client
+    core = botocore.session.get_session()
+
+    def create(service_name: str, *, config: Config) -> Any:
+        return core.create_client(service_name, region_name=region, config=config)
+
+    return create
 
 
 class _OnFirstUse:
@@ -78,17 +95,17 @@ def build_entry_point(
 ) -> DeployEntryPoint:
     """Wire the deploy use case (and the manual operations) to AWS."""
     seams = seams or _seams
-    session = session or boto3.Session(region_name=settings.region)
+    client = clients_of(session, settings.region)
     config = seams.client_config
-    ssm = session.client("ssm", config=config)
-    dynamodb = session.client("dynamodb", config=config)
+    ssm = client("ssm", config=config)
+    dynamodb = client("dynamodb", config=config)
     configs = TargetConfigStore(ssm, settings.config_prefix, settings.config_cache_seconds)
     ecs = EcsServices(
-        session.client("ecs", config=config),
-        register_client=session.client("ecs", config=config.merge(NO_RETRIES)),
+        client("ecs", config=config),
+        register_client=client("ecs", config=config.merge(NO_RETRIES)),
         sleep=seams.sleep,
     )
-    publisher = SnsPublisher(session.client("sns", config=config), settings.topic_arn)
+    publisher = SnsPublisher(client("sns", config=config), settings.topic_arn)
     ledger = DynamoDbLedger(dynamodb, settings.table_name)
     # An ECS outcome that arrives before its deploy is recorded is handed back by the commit: the tracker's.
     tracker = Tracker(ledger=ledger, publisher=publisher, clock=seams.clock, approvals=ledger)
@@ -96,7 +113,7 @@ def build_entry_point(
         configs=configs,
         ecs=ecs,
         parameters=SecretParameterCatalog(ssm, max_age=settings.config_cache_seconds),
-        images=EcrImages(cast("ECRClient", _OnFirstUse(lambda: session.client("ecr", config=config)))),
+        images=EcrImages(cast("ECRClient", _OnFirstUse(lambda: client("ecr", config=config)))),
         publisher=publisher,
         ledger=ledger,
         region=settings.region,
@@ -110,7 +127,7 @@ def build_entry_point(
         busy_wait_seconds=seams.busy_wait_seconds,
         apply_early_outcome=tracker.track,
         control=ecs,
-        alarms=CloudWatchAlarms(session.client("cloudwatch", config=config)),
+        alarms=CloudWatchAlarms(_OnFirstUse(lambda: client("cloudwatch", config=config))),
     )
     operations = TargetOperations(
         configs=configs,
@@ -127,7 +144,7 @@ def build_entry_point(
         deployer,
         operations,
         approvals=lambda: build_approvals(
-            session=session,
+            client=client,
             table_name=settings.table_name,
             config_prefix=settings.config_prefix,
             config_cache_seconds=settings.config_cache_seconds,
@@ -141,11 +158,11 @@ def build_tracker(
 ) -> Tracker:
     """Wire the tracker to AWS."""
     seams = seams or _seams
-    session = session or boto3.Session(region_name=settings.region)
-    ledger = DynamoDbLedger(session.client("dynamodb", config=seams.client_config), settings.table_name)
+    client = clients_of(session, settings.region)
+    ledger = DynamoDbLedger(client("dynamodb", config=seams.client_config), settings.table_name)
     return Tracker(
         ledger=ledger,
-        publisher=SnsPublisher(session.client("sns", config=seams.client_config), settings.topic_arn),
+        publisher=SnsPublisher(client("sns", config=seams.client_config), settings.topic_arn),
         clock=seams.clock,
         approvals=ledger,
     )
@@ -185,9 +202,9 @@ def build_slack_notifier(
     from pushdeploy.usecases.notify import WebhookNotifier  # noqa: PLC0415
 
     seams = seams or _seams
-    session = session or boto3.Session(region_name=settings.region)
+    client = clients_of(session, settings.region)
     webhooks = WebhookParameters(
-        session.client("ssm", config=seams.client_config),
+        client("ssm", config=seams.client_config),
         settings.webhook_path,
         settings.webhook_cache_seconds,
         SLACK,
@@ -211,7 +228,7 @@ def slack_notifier() -> WebhookNotifier:
 
 def build_approvals(
     *,
-    session: boto3.Session,
+    client: Clients,
     table_name: str,
     config_prefix: str,
     config_cache_seconds: int,
@@ -219,14 +236,12 @@ def build_approvals(
 ) -> Approvals:
     """Wire the approvals use case (console and Slack answers to a paused deployment)."""
     seams = seams or _seams
-    ledger = DynamoDbLedger(session.client("dynamodb", config=seams.client_config), table_name)
+    ledger = DynamoDbLedger(client("dynamodb", config=seams.client_config), table_name)
     return Approvals(
-        configs=TargetConfigStore(
-            session.client("ssm", config=seams.client_config), config_prefix, config_cache_seconds
-        ),
+        configs=TargetConfigStore(client("ssm", config=seams.client_config), config_prefix, config_cache_seconds),
         ledger=ledger,
         approvals=ledger,
-        control=EcsServices(session.client("ecs", config=seams.client_config), sleep=seams.sleep),
+        control=EcsServices(client("ecs", config=seams.client_config), sleep=seams.sleep),
         clock=seams.clock,
     )
 
@@ -243,9 +258,9 @@ def build_slack_approvals(
     from pushdeploy.domain.slack import SLACK  # noqa: PLC0415
 
     seams = seams or _seams
-    session = session or boto3.Session(region_name=settings.region)
+    client = clients_of(session, settings.region)
     approvals = build_approvals(
-        session=session,
+        client=client,
         table_name=settings.table_name,
         config_prefix=settings.config_prefix,
         config_cache_seconds=settings.config_cache_seconds,
@@ -257,9 +272,9 @@ def build_slack_approvals(
         webhook_client = WebhookClient(SLACK, policy, sleep=seams.sleep, jitter=seams.jitter)
     return SlackApprovals(
         approvals=approvals,
-        ledger=DynamoDbLedger(session.client("dynamodb", config=seams.client_config), settings.table_name),
+        ledger=DynamoDbLedger(client("dynamodb", config=seams.client_config), settings.table_name),
         signing_secret=SigningSecretParameter(
-            session.client("ssm", config=seams.client_config), settings.signing_secret_parameter
+            client("ssm", config=seams.client_config), settings.signing_secret_parameter
         ),
         poster=webhook_client,
         clock=seams.clock,

@@ -10,12 +10,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from pushdeploy.adapters.attributes import from_attribute, to_attribute
 from pushdeploy.adapters.errors import aws_call, error_code
 from pushdeploy.domain.ledger import (
     Claim,
@@ -36,8 +35,6 @@ if TYPE_CHECKING:
 
 HISTORY_DAYS = 400
 HISTORY_KEPT = 100  # deploys kept per target: the older ones are expired (DynamoDB's TTL removes them)
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 def target_key(repository: str, target: str) -> dict[str, Any]:
@@ -486,7 +483,7 @@ def _expired_early(item: Mapping[str, Any]) -> bool:
     """A history item a later commit expired (HISTORY_KEPT newer ones exist), until the TTL removes it."""
     data = _plain({"recordedAt": item.get("recordedAt", {"N": "0"})})
     natural = int(float(data["recordedAt"])) + HISTORY_DAYS * 86400
-    expires = int(_deserializer.deserialize(item["expiresAt"])) if "expiresAt" in item else natural
+    expires = int(from_attribute(item["expiresAt"])) if "expiresAt" in item else natural
     return expires < natural
 
 
@@ -575,32 +572,12 @@ def _item(pk: str, sk: str, fields: Mapping[str, Any], expires_at: int) -> dict[
 
 def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
     """An item as plain Python (numbers as float or int), without its keys."""
-    data = {key: _from_dynamodb(_deserializer.deserialize(value)) for key, value in item.items()}
+    data = {key: from_attribute(value) for key, value in item.items()}
     return {key: value for key, value in data.items() if key not in {"pk", "sk", "expiresAt"}}
 
 
-def _from_dynamodb(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: _from_dynamodb(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_from_dynamodb(item) for item in value]
-    return value
-
-
 def _value(python_value: Any) -> Any:
-    return _serializer.serialize(_to_dynamodb(python_value))
-
-
-def _to_dynamodb(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {key: _to_dynamodb(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list | tuple):
-        return [_to_dynamodb(item) for item in value]
-    return value
+    return to_attribute(python_value)
 
 
 def _push_to_item(push: PushRecord) -> dict[str, Any]:
@@ -653,7 +630,7 @@ def _deployed_to_item(deployed: DeployedRecord) -> dict[str, Any]:
 
 
 def _state(item: Mapping[str, Any]) -> TargetState:
-    data = {key: _deserializer.deserialize(value) for key, value in item.items()}
+    data = {key: from_attribute(value) for key, value in item.items()}
     events = {
         key.removeprefix(_RESULT_PREFIX): EventResult(
             key.removeprefix(_RESULT_PREFIX), json.loads(str(value["result"])), float(value["at"])
