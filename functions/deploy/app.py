@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -26,7 +25,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         event,
         request_id=context.aws_request_id,
         trusted_account=function_account(context.invoked_function_arn),
-        now=time.time(),
+        now=wiring.now(),
     )
     if isinstance(request, IgnoredEvent):
         logger.info("Event ignored", extra={"reason": request.reason})

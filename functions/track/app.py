@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -21,7 +20,7 @@ metrics = Metrics()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Parse the event, record the outcome, announce it once."""
-    parsed = parse_deployment_event(event, now=time.time())
+    parsed = parse_deployment_event(event, now=wiring.now())
     if isinstance(parsed, IgnoredEvent):
         logger.info("Event ignored", extra={"reason": parsed.reason})
         metrics.add_metric(name="EventIgnored", unit=MetricUnit.Count, value=1)

@@ -168,6 +168,11 @@ def build_tracker(
     )
 
 
+def now() -> float:
+    """The composition root's clock (the functions judge event times by it, as the use cases do)."""
+    return _seams.clock()
+
+
 def reset(seams: Seams | None = None) -> None:
     """Forget every use case built so far: the next invocation builds them anew, with ``seams`` (tests and
     the benchmark vary time and clients this way; ``reset()`` puts the defaults back)."""

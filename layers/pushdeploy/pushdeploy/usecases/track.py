@@ -124,7 +124,9 @@ class Tracker:
             return _ignored(f"{event.event_name} of {event.deployment_id}: not an outcome")
         if deploy.status == outcome.value and deploy.notified is False:
             # Recorded by an earlier attempt whose publish failed: announce it now, as recorded.
-            return self._announce(deploy, deployment_id, outcome, deploy.reason, deploy.duration_seconds)
+            return self._announce(
+                deploy, deployment_id, outcome, deploy.reason, deploy.duration_seconds, at=event.updated_at
+            )
         reason = outcome_reason(outcome, event, is_rollback_deployment=is_rollback, failure=deploy.reason or None)
         planned = json.loads(deploy.notification or "{}").get("approval") or {}
         note, _ = approval_summary(deploy.approval, outcome, at=event.updated_at, on_timeout=planned.get("onTimeout"))
@@ -139,16 +141,24 @@ class Tracker:
             self._ledger.mark_deployed_outcome(
                 deploy.repository, deploy.target, deploy.task_definition_arn or "", outcome.value
             )
-        return self._announce(deploy, deployment_id, outcome, reason, duration)
+        return self._announce(deploy, deployment_id, outcome, reason, duration, at=event.updated_at)
 
     def _announce(
-        self, deploy: HistoryItem, deployment_id: str, outcome: Outcome, reason: str | None, duration: float | None
+        self,
+        deploy: HistoryItem,
+        deployment_id: str,
+        outcome: Outcome,
+        reason: str | None,
+        duration: float | None,
+        *,
+        at: float,
     ) -> dict[str, Any]:
-        """Publish the outcome (raising if SNS refuses it, so the event is retried), then note it was."""
+        """Publish the outcome (raising if SNS refuses it, so the event is retried), then note it was. ``at``
+        is when ECS reached the outcome: an approval's timeout is judged against it, not this clock."""
         started = json.loads(deploy.notification or "{}")
         planned = started.get("approval") or {}
         moment = self._clock()
-        _, approval = approval_summary(deploy.approval, outcome, at=moment, on_timeout=planned.get("onTimeout"))
+        _, approval = approval_summary(deploy.approval, outcome, at=at, on_timeout=planned.get("onTimeout"))
         notification = render_outcome(
             started or _minimal_message(deploy, deployment_id),
             outcome,
