@@ -21,7 +21,7 @@ from tools.sample_world import World
 class Sizes:
     """How much to run (--quick and the other options scale it)."""
 
-    deploys: int = 200
+    deploys: int = 500  # item 6 compares the first 10 with the last 10 of them
     burst_pushes: int = 500
     burst_targets: int = 100
     burst_workers: int = 12

@@ -102,6 +102,42 @@ def _handler_time(section: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _flat(section: dict[str, Any] | None) -> list[str]:
+    title = "6. Costs that stay flat"
+    missing = _unmeasured(title, section)
+    if missing or section is None:
+        return missing or []
+    lines = [
+        f"## {title}",
+        "",
+        "Target: no growth in calls or own time with the history's length or with other repositories' targets: "
+        f"{_met(section['met'])}. Targets of the pushed repository that do not match add "
+        f"{section.get('same_repository_extra_own_us_per_target', 0):g} µs of own time each (no call).",
+        "",
+    ]
+    lines += ["| setting | calls per push (median, max) | own ms (median) |", "| --- | ---: | ---: |"]
+    history = section.get("history")
+    if history:
+        calls = history["calls_per_deploy"]
+        window = section["window"]
+        lines.append(
+            f"| one target, deploys 1-{window} | {calls['median']:g}, {calls['max']:g} | "
+            f"{history['first_own_ms_median']:.2f} |"
+        )
+        lines.append(
+            f"| one target, deploys {history['deploys'] - window + 1}-{history['deploys']} | "
+            f"{calls['median']:g}, {calls['max']:g} | {history['last_own_ms_median']:.2f} |"
+        )
+    for label, key in (
+        ("staging alone", "baseline"),
+        (f"{section['many_targets']} targets of another repository", "other_repository"),
+        (f"{section['many_targets']} targets in the pushed repository", "same_repository"),
+    ):
+        entry = section[key]
+        lines.append(f"| {label} | {entry['calls_median']:g}, {entry['calls_max']:g} | {entry['own_ms_median']:.2f} |")
+    return [*lines, ""]
+
+
 def _cold_start(section: dict[str, Any] | None, package: dict[str, Any] | None) -> list[str]:
     title = "3. Cold start"
     missing = _unmeasured(title, section)
@@ -322,6 +358,7 @@ def markdown(results: dict[str, Any]) -> str:
         ("3. peak RSS after a cold deploy", "cold_start", "≤ 100 MB", "peak_rss_met"),
         ("4. burst: duplicate revisions, stale wins, lost events", "burst", "all 0", "met"),
         ("5. fresh-interpreter manual deploy / ecs deploy (pairwise)", "compare", "< 1", ""),
+        ("6. calls and own time flat: history length, other targets", "flat", "no growth", "met"),
     ):
         section = results.get(key)
         if section is None:
@@ -337,6 +374,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += _calls(results.get("calls"))
     lines += _handler_time(results.get("handler_time"))
     lines += _cold_start(results.get("cold_start"), results.get("package"))
+    lines += _flat(results.get("flat"))
     lines += _burst(results.get("burst"))
     lines += _compare(results.get("compare"))
     return "\n".join(lines).rstrip() + "\n"

@@ -50,7 +50,7 @@ def parse_arguments(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes]:
         prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="small sizes and no sam build: a smoke run")
-    parser.add_argument("--deploys", type=int, help="warm deploys timed for item 2 (default 200)")
+    parser.add_argument("--deploys", type=int, help="warm deploys timed for item 2 (default 500)")
     parser.add_argument("--burst", help="N,M: N pushes over M targets for item 4 (default 500,100)")
     parser.add_argument("--workers", type=int, help="threads delivering the burst (default 12)")
     parser.add_argument("--duplicates", type=float, help="fraction of burst events delivered twice (default 0.1)")
@@ -113,6 +113,7 @@ def measure_in_local_aws(
     from bench.coldstart import cold_start  # noqa: PLC0415
     from bench.compare import compare  # noqa: PLC0415
     from bench.context import Bench  # noqa: PLC0415
+    from bench.flat import flat_costs  # noqa: PLC0415
     from bench.harness import BenchAws, BusyWaits, function_environment, thread_output  # noqa: PLC0415
     from bench.probe import CallRecorder  # noqa: PLC0415
     from bench.server import ServerProcess  # noqa: PLC0415
@@ -147,6 +148,12 @@ def measure_in_local_aws(
             "handler_time",
             f"2. handler time, {sizes.deploys} warm deploys",
             lambda: handler_time(bench, sizes.deploys),
+        )
+        _step(
+            results,
+            "flat",
+            "6. costs that stay flat (history length, other targets)",
+            lambda: flat_costs(bench, results.get("handler_time")),
         )
         _step(
             results,

@@ -77,11 +77,12 @@ class DeployEntryPoint:
 
 
 def record_metrics(outcome: DeployOutcome) -> None:
-    """One metric per target: started, failed or skipped, by target and by reason."""
+    """One metric per target that the push concerned: started, failed or skipped, by target and by reason
+    (targets whose tags do not match are left out)."""
     if outcome.push is not None and outcome.push.dry_run:
         return
     for report in outcome.reports:
-        if report.replayed:  # counted when it happened
+        if report.replayed or report.code == "no-match":  # counted when it happened; not a deploy
             continue
         with single_metric(
             name=_METRIC_NAMES[report.status], unit=MetricUnit.Count, value=1, namespace=Metrics().namespace

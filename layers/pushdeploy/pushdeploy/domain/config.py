@@ -6,6 +6,7 @@ import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pushdeploy.domain.errors import ConfigError, json_type, quote, quote_list, quote_name, shorten
@@ -110,8 +111,12 @@ class TargetConfig:
     approval: ApprovalSettings | None = None  # a PAUSE hook a person answers
 
 
+@lru_cache(maxsize=1024)
 def parse_target_config(parameter: str, raw: str) -> TargetConfig:
-    """Parse and check the JSON ``raw`` stored in ``parameter``; ConfigError names the parameter and field."""
+    """Parse and check the JSON ``raw`` stored in ``parameter``; ConfigError names the parameter and field.
+
+    A config is parsed once per value (the result is immutable): a push reads every target config of its
+    repository, and its own time must not grow with the ones that do not match."""
     try:
         document = json.loads(raw, object_pairs_hook=_object_without_duplicate_keys)
     except _DuplicateKeysError as exc:

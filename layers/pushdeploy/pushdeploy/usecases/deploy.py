@@ -187,7 +187,10 @@ class Deployer:
                     and not report.replayed
                 ):
                     report = self._announcer.announce(report)
-            logger.info("Target %s", report.status.value, extra={"target": report.target, "code": report.code})
+            # A target whose tags do not match is no deploy: logged at debug, so that a repository's many
+            # targets do not each cost a log line on every push.
+            log = logger.debug if report.code == "no-match" else logger.info
+            log("Target %s", report.status.value, extra={"target": report.target, "code": report.code})
             outcome.reports.append(report)
         return outcome
 
