@@ -361,14 +361,7 @@ class DynamoDbLedger:
             change(_deployment_pk(deployment_id), "DEPLOYMENT"),
             change(target_key(deploy.repository, deploy.target)["pk"]["S"], _history_sk(deploy)),
         ]
-        with aws_call("dynamodb:TransactWriteItems"):
-            try:
-                self._client.transact_write_items(TransactItems=items)
-            except ClientError as exc:
-                if error_code(exc) == "TransactionCanceledException":
-                    return False
-                raise
-        return True
+        return self._transact_if(items)
 
     def history(self, repository: str, target: str, limit: int) -> list[HistoryItem]:
         """The target's deploys, newest first (at most HISTORY_KEPT: older ones are expired)."""
@@ -459,6 +452,10 @@ class DynamoDbLedger:
             }
             for key in keys
         ]
+        return self._transact_if(items)
+
+    def _transact_if(self, items: list[Any]) -> bool:
+        """Write ``items`` in one transaction if every condition holds; False (nothing written) if one fails."""
         with aws_call("dynamodb:TransactWriteItems"):
             try:
                 self._client.transact_write_items(TransactItems=items)
