@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pushdeploy import wiring
 from pushdeploy.adapters.errors import error_code
-from pushdeploy.usecases import deploy
+from pushdeploy.usecases import deploy, steps
 from tests.helpers import Received, load_event
 from tests.resilience.conftest import Rig
 from tools.faultproxy import (
@@ -480,4 +480,4 @@ def test_one_call_gives_up_inside_half_the_function_timeout() -> None:
 def test_a_target_is_started_only_with_time_for_its_slowest_call() -> None:
     # Given the clients' config and the time a target must have left to be started
     # Then the slowest possible call of the target fits in that time
-    assert worst_case_call_seconds(wiring.CLIENT_CONFIG) <= deploy.TARGET_TIME_BUDGET_MS / 1000
+    assert worst_case_call_seconds(wiring.CLIENT_CONFIG) <= steps.TARGET_TIME_BUDGET_MS / 1000

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # the notifier's modules are imported by its own function onl
 
 # Standard retry mode backs off on throttling (ECS: ~1 RegisterTaskDefinition/s sustained) and treats
 # LimitExceeded as throttling. Bounded: one call gives up after 3 attempts x (2 s connect + 5 s read) plus
-# backoff (at most 1 + 2 s) = 24 s, inside usecases.deploy.TARGET_TIME_BUDGET_MS (30 s), which a deploy
+# backoff (at most 1 + 2 s) = 24 s, inside usecases.steps.TARGET_TIME_BUDGET_MS (30 s), which a deploy
 # must have left before each of its writes.
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 3},

@@ -18,16 +18,13 @@ from dataclasses import dataclass, replace
 
 from aws_lambda_powertools import Logger
 
-from pushdeploy.domain.config import TargetConfig, create_service_request
-from pushdeploy.domain.errors import AwsCallError, ConfigError, DeployError
+from pushdeploy.domain.config import TargetConfig
+from pushdeploy.domain.errors import AwsCallError, DeployError
 from pushdeploy.domain.ledger import (
     CLAIM_LEASE_SECONDS,
     Claim,
-    DeployedRecord,
-    EventResult,
     PendingRevision,
     TargetState,
-    events_to_forget,
 )
 from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.outcome import DeploymentEvent
@@ -35,7 +32,6 @@ from pushdeploy.domain.plan import (
     ClaimAction,
     ClaimDecision,
     StepKind,
-    TargetPlan,
     admit_target,
     decide_claim,
     failed_report,
@@ -55,13 +51,14 @@ from pushdeploy.domain.ports import (
     TargetConfigSource,
 )
 from pushdeploy.domain.push import ImagePush, Trigger, ecr_registry, manual_push
-from pushdeploy.domain.records import history_item
 from pushdeploy.domain.report import DeployIncompleteError, DeployOutcome, DeployStatus, TargetReport
 from pushdeploy.domain.requests import ManualDeployRequest
-from pushdeploy.domain.service import ServiceState, as_created, deploy_warnings
-from pushdeploy.domain.taskdef import fingerprint, registers_the_same
+from pushdeploy.domain.service import as_created, deploy_warnings
+from pushdeploy.domain.taskdef import fingerprint
 from pushdeploy.usecases.announce import Announcer
 from pushdeploy.usecases.planning import Planner
+from pushdeploy.usecases.recording import ClaimedTarget, Recorder, renotified
+from pushdeploy.usecases.steps import TARGET_TIME_BUDGET_MS, StepRunner
 
 __all__ = ["DeployIncompleteError", "DeployOutcome", "Deployer", "deploy_warnings"]
 
@@ -70,7 +67,6 @@ logger = Logger(service="pushdeploy", child=True)
 
 # A target is not started with less time left than this: its AWS calls (each bounded by the client's
 # timeouts and retries) and the ledger commit must fit, or the next attempt would find it half-done.
-TARGET_TIME_BUDGET_MS = 30_000
 IN_PROGRESS_ELSEWHERE = "in-progress-elsewhere"  # a report code: another invocation handles this event
 ALL_TARGETS = "*"  # the target named in a notification about a push that failed before its targets were known
 BUSY_WAIT_SECONDS = 45.0
@@ -85,15 +81,6 @@ class _Run:
     claim: Claim
     base: TargetReport  # the report so far: the target, its cluster and service
     remaining_ms: Callable[[], int]
-
-
-@dataclass(frozen=True)
-class _Executed:
-    """What executing a plan's steps did."""
-
-    task_definition_arn: str | None
-    deployment_id: str | None
-    service_arn: str
 
 
 class Deployer:
@@ -125,10 +112,12 @@ class Deployer:
         self._ecs = ecs
         # Strategies and approvals: the UpdateService that sends a deploymentConfiguration, alarms checked.
         self._control = control
+        self._steps = StepRunner(ecs, control)
         self._planner = Planner(ecs=ecs, parameters=parameters, allowed_families=allowed_families, alarms=alarms)
         self._images = images
         self._announcer = Announcer(publisher, clock, region)
         self._ledger = ledger
+        self._recorder = Recorder(ledger, clock, apply_early_outcome)
         self._region = region
         self._account = account
         self._allowed_clusters = tuple(allowed_clusters)
@@ -137,8 +126,6 @@ class Deployer:
         self._sleep = sleep
         self._jitter = jitter
         self._busy_wait_seconds = busy_wait_seconds
-        # The tracker's work, for an ECS outcome that arrived before its deploy was recorded.
-        self._apply_early_outcome = apply_early_outcome
 
     def resolve_manual(self, request: ManualDeployRequest) -> ImagePush:
         """The pinned image behind a manual request's tag (looked up in ECR)."""
@@ -209,7 +196,7 @@ class Deployer:
         )
         config, base = admission.config, admission.report
         if config is None:
-            return self._failed_once(base) if base.status is DeployStatus.FAILED else base
+            return self._recorder.failed_once(base, self._announcer) if base.status is DeployStatus.FAILED else base
         if push.dry_run:
             return self._dry_run(push, config, base)
         claim = Claim(uuid.uuid4().hex, push.record, self._clock() + CLAIM_LEASE_SECONDS, attempt)
@@ -219,59 +206,23 @@ class Deployer:
         except DeployError as exc:
             failed = replace(base, status=DeployStatus.FAILED, reason=str(exc), retryable=exc.retryable, code="ledger")
             return self._announcer.announce(failed)
+        claimed = ClaimedTarget(push, config.name, claim, state)
         if decision.action is ClaimAction.REPLAY:
             return TargetReport.replay(push, state.events[push.event_id].result)
         if decision.action is ClaimAction.IN_PROGRESS:
             return replace(base, code=IN_PROGRESS_ELSEWHERE, reason=decision.reason)
         if decision.action is ClaimAction.SKIP:
             skipped = replace(base, code=decision.code, reason=decision.reason)
-            result, forget = self._result(run, state, skipped)
-            if decision.release:
-                self._ledger.release(push.repository, config.name, claim.token, result=result, forget=forget)
-            elif result is not None:
-                self._ledger.record_result(push.repository, config.name, result, forget)
+            self._recorder.skipped(claimed, skipped, holding=decision.release)
             return skipped
         if decision.action is ClaimAction.RENOTIFY:
-            return self._renotify(run, state)
+            return self._renotify(run, claimed)
         if decision.action is ClaimAction.REFRESH:
             assert state.deployed is not None
             refreshed = replace(base, code=decision.code, reason=decision.reason)
-            result, forget = self._result(run, state, refreshed)
-            record = replace(state.deployed, push=push.record)
-            self._ledger.commit(push.repository, config.name, claim.token, record, None, result=result, forget=forget)
+            self._recorder.keep(claimed, replace(state.deployed, push=push.record), refreshed)
             return refreshed
-        return self._execute(run, state)
-
-    def _failed_once(self, report: TargetReport) -> TargetReport:
-        """Announce a failure found before claiming the target (its config, its scope), unless this very event
-        was reported already: then its first result, announced once."""
-        push = report.push
-        if push.dry_run:
-            return report
-        try:
-            events = self._ledger.read_state(push.repository, report.target).events
-        except DeployError:  # a second announcement is better than none
-            return self._announcer.announce(report)
-        if push.event_id in events:
-            return TargetReport.replay(push, events[push.event_id].result)
-        report = self._announcer.announce(report)
-        if report.final:
-            result = EventResult(push.event_id, report.as_result(), self._clock())
-            try:
-                self._ledger.record_result(
-                    push.repository, report.target, result, events_to_forget(events, self._clock())
-                )
-            except DeployError as exc:
-                logger.warning("Result not recorded", extra={"target": report.target, "error": str(exc)})
-        return report
-
-    def _result(self, run: _Run, state: TargetState, report: TargetReport) -> tuple[EventResult | None, list[str]]:
-        """The event's result to record with the ledger write that ends the target's deploy (if it is final),
-        and the old results that write drops."""
-        if not report.final:
-            return None, []
-        now = self._clock()
-        return EventResult(run.push.event_id, report.as_result(), now), events_to_forget(state.events, now)
+        return self._execute(run, claimed)
 
     def _claim(self, run: _Run) -> tuple[TargetState, ClaimDecision]:
         """Take the target's claim, waiting while an older push of it is being deployed."""
@@ -286,17 +237,18 @@ class Deployer:
                 raise AwsCallError("deploy ledger", "TargetBusy", decision.reason)
             self._sleep(0.5 + self._jitter())
 
-    def _execute(self, run: _Run, state: TargetState) -> TargetReport:
+    def _execute(self, run: _Run, claimed: ClaimedTarget) -> TargetReport:
         """Plan the claimed target's deploy, run its steps, announce it and record it."""
+        state = claimed.state
         try:
             service, plan = self._planner.plan(run.push, run.config, state)
         except DeployError as exc:
             failed = self._announcer.announce(failed_report(run.base, exc, registered=None, previous=None))
-            self._release_quietly(run, state, None, failed)
+            self._recorder.release(claimed, None, failed, quiet=True)
             return failed
         if plan.nothing_to_do:
             unchanged = plan.report(run.base)
-            self._commit(run, state, unchanged, None)
+            self._recorder.commit(claimed, unchanged, None)
             return unchanged
         request_fingerprint = fingerprint(plan.rendered.request)
         registered: str | None = None
@@ -304,7 +256,16 @@ class Deployer:
         try:
             for planned in plan.steps:
                 step = planned.kind
-                executed = self._run_step(step, run, state=state, service=service, plan=plan, registered=registered)
+                executed = self._steps.run(
+                    step,
+                    run.push,
+                    run.config,
+                    run.remaining_ms,
+                    state=state,
+                    service=service,
+                    plan=plan,
+                    registered=registered,
+                )
                 registered = executed.task_definition_arn
         except DeployError as exc:
             previous = plan.previous_task_definition_arn
@@ -323,7 +284,7 @@ class Deployer:
                 failed = self._announcer.announce(
                     failed_report(run.base, exc, registered=registered, previous=previous)
                 )
-            self._release_quietly(run, state, pending, failed)
+            self._recorder.release(claimed, pending, failed, quiet=True)
             return failed
         report = plan.report(
             run.base,
@@ -338,12 +299,11 @@ class Deployer:
             report = self._announcer.publish(report, notification)
         try:
             kept = plan.earlier.message if plan.earlier else None  # the earlier attempt's message, with its diff
-            self._commit(run, state, report, notification, service_arn=executed.service_arn, message=kept)
+            self._recorder.commit(claimed, report, notification, service_arn=executed.service_arn, message=kept)
         except DeployError as exc:
             # Deployed (and announced), but not recorded: the retry finds the revision pending and records it.
-            self._release_quietly(
-                run,
-                state,
+            self._recorder.release(
+                claimed,
                 PendingRevision(
                     run.push.digest,
                     request_fingerprint,
@@ -356,69 +316,11 @@ class Deployer:
                 if executed.task_definition_arn
                 else None,
                 None,
+                quiet=True,
             )
             lost = report.notification_error or f"deployed, but the deploy ledger was not updated: {exc}"
             return replace(report, retryable=True, notification_error=lost)
         return report
-
-    def _run_step(
-        self,
-        step: StepKind,
-        run: _Run,
-        *,
-        state: TargetState,
-        service: ServiceState,
-        plan: TargetPlan,
-        registered: str | None,
-    ) -> _Executed:
-        """Run one step of the plan; ``registered`` is the revision an earlier step registered."""
-        config = run.config
-        if step is StepKind.REGISTER:
-            return _Executed(self._register(run, state, plan), None, service.arn)
-        if step is StepKind.RECORD_EARLIER_UPDATE:
-            assert plan.earlier is not None
-            return _Executed(plan.earlier.task_definition_arn, plan.earlier.deployment_id, service.arn)
-        _require_time(run.remaining_ms, "updating the service")
-        if step is StepKind.CREATE_SERVICE:
-            assert registered is not None
-            configuration = plan.deployment.configuration if plan.deployment else None
-            service_arn, deployment_id = self._ecs.create_service(
-                create_service_request(config, registered, configuration)
-            )
-            return _Executed(registered, deployment_id, service_arn)
-        if step is StepKind.FORCE_NEW_DEPLOYMENT:
-            current = service.task_definition_arn
-            deployment_id = self._ecs.update_service(config.cluster, config.service, current, force_new_deployment=True)
-            return _Executed(current, deployment_id, service.arn)
-        assert step is StepKind.UPDATE_SERVICE and registered is not None
-        if plan.deployment is not None:
-            if self._control is None:
-                raise ConfigError(
-                    config.parameter, "field 'deployment' cannot be applied: this deployer has no ECS control"
-                )
-            deployment_id = self._control.update_service_configured(
-                config.cluster, config.service, registered, plan.deployment.configuration
-            )
-            return _Executed(registered, deployment_id, service.arn)
-        return _Executed(registered, self._ecs.update_service(config.cluster, config.service, registered), service.arn)
-
-    def _register(self, run: _Run, state: TargetState, plan: TargetPlan) -> str:
-        """Register the rendered revision, unless an earlier attempt registered exactly it."""
-        request_fingerprint = fingerprint(plan.rendered.request)
-        pending = state.pending
-        if pending and pending.digest == run.push.digest and pending.fingerprint == request_fingerprint:
-            logger.info(
-                "Reusing the revision registered before", extra={"taskDefinitionArn": pending.task_definition_arn}
-            )
-            return pending.task_definition_arn
-        if state.claim is not None and state.claim.push.event_id == run.push.event_id:
-            # An earlier attempt of this very event still held the claim (it crashed, or could not record what
-            # it registered): if the family's latest revision is exactly this one, it registered it.
-            latest, tags = self._ecs.describe_task_definition(plan.rendered.family)
-            if registers_the_same(latest, tags, request_fingerprint):
-                return str(latest.get("taskDefinitionArn"))
-        _require_time(run.remaining_ms, "registering the revision")
-        return self._ecs.register_task_definition(plan.rendered.request)
 
     def _dry_run(self, push: ImagePush, config: TargetConfig, base: TargetReport) -> TargetReport:
         """What a real run would do, from the same decisions: nothing registered, updated, recorded, published."""
@@ -432,86 +334,14 @@ class Deployer:
             return replace(base, status=DeployStatus.FAILED, reason=f"{exc} (dry run)", code=exc.code)
         return planned_report(base, plan, () if plan.creating else deploy_warnings(service))
 
-    def _renotify(self, run: _Run, state: TargetState) -> TargetReport:
+    def _renotify(self, run: _Run, claimed: ClaimedTarget) -> TargetReport:
         """Publish the notification a previous attempt deployed but could not publish."""
-        deployed = state.deployed
+        deployed = claimed.state.deployed
         assert deployed is not None and deployed.notification is not None
         notification = Notification.from_json(deployed.notification)
-        report = replace(
-            run.base,
-            status=DeployStatus.DEPLOYING,
-            task_definition_arn=deployed.task_definition_arn,
-            deployment_id=notification.message.get("deploymentId"),
-            previous_task_definition_arn=notification.message.get("previousTaskDefinitionArn"),
-            code="renotified",
-            reason="deployed by an earlier attempt; its notification is published now",
-        )
-        report = self._announcer.publish(report, notification)
+        report = self._announcer.publish(renotified(run.base, deployed, notification), notification)
         kept = replace(
             deployed, notified=report.notified, notification=None if report.notified else deployed.notification
         )
-        result, forget = self._result(run, state, report)
-        self._ledger.commit(
-            run.push.repository, run.config.name, run.claim.token, kept, None, result=result, forget=forget
-        )
+        self._recorder.keep(claimed, kept, report)
         return report
-
-    # -- helpers ------------------------------------------------------------------------------------------
-
-    def _commit(
-        self,
-        run: _Run,
-        state: TargetState,
-        report: TargetReport,
-        notification: Notification | None,
-        *,
-        service_arn: str | None = None,
-        message: str | None = None,
-    ) -> None:
-        """Record what the target runs now and release the claim; a deploy that started also gets its history
-        item. An ECS outcome that arrived before the record is applied now."""
-        now = self._clock()
-        unpublished = notification is not None and not report.notified
-        deployed = DeployedRecord(
-            push=run.push.record,
-            task_definition_arn=report.task_definition_arn or "",
-            deployed_at=now,
-            notified=not unpublished,
-            notification=notification.to_json() if notification is not None and unpublished else None,
-        )
-        history = None
-        if report.status is DeployStatus.DEPLOYING:
-            message = message or (json.dumps(notification.message) if notification else None)
-            history = history_item(report, recorded_at=now, service_arn=service_arn, notification=message)
-        result, forget = self._result(run, state, report)
-        early = self._ledger.commit(
-            run.push.repository,
-            run.config.name,
-            run.claim.token,
-            deployed,
-            history,
-            result=result,
-            forget=forget,
-            history_refs=state.history_refs,
-        )
-        if early is not None and self._apply_early_outcome is not None:
-            logger.info("Applying an outcome that arrived before the deploy was recorded")
-            self._apply_early_outcome(early)
-
-    def _release_quietly(
-        self, run: _Run, state: TargetState, pending: PendingRevision | None, report: TargetReport | None
-    ) -> None:
-        """Give the claim back (recording ``pending``, and ``report`` when it is the event's final result)."""
-        result, forget = self._result(run, state, report) if report is not None else (None, [])
-        try:
-            self._ledger.release(
-                run.push.repository, run.config.name, run.claim.token, pending, result=result, forget=forget
-            )
-        except DeployError as exc:  # the lease lapses by itself; the failure being reported matters more
-            logger.warning("Claim not released", extra={"target": run.config.name, "error": str(exc)})
-
-
-def _require_time(remaining_ms: Callable[[], int], step: str) -> None:
-    """Stop before a write that might not finish in the invocation's time: a clean, retryable failure."""
-    if remaining_ms() < TARGET_TIME_BUDGET_MS:
-        raise AwsCallError("deadline", "OutOfTime", f"too little time left in the invocation for {step}")
