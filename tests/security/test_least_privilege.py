@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import load_event
-from tests.security import (
+from tests.security.harness import (
     FUNCTION,
     MAIN_SCENARIOS,
     TEST_ENVIRONMENT,
@@ -35,7 +35,7 @@ from tests.security import (
     stack_values,
     transformed_template,
 )
-from tests.security import Scenario as ScenarioFunction
+from tests.security.harness import Scenario as ScenarioFunction
 from tools.iam_policy import (
     Decision,
     Request,

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.security import (
+from tests.security.harness import (
     TEST_ENVIRONMENT,
     AwsCall,
     CallRecorder,
