@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 
 from pushdeploy.domain.channels import describe_changes, render_email, revision
-from pushdeploy.domain.ledger import describe_time
+from pushdeploy.domain.times import describe_time
 from tests.helpers import EVENTS, Inbox, Received
 from tools.localaws import Delivery, LocalAws, LocalStack
 from tools.localecs import Clock, Outcome

@@ -18,7 +18,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from pushdeploy import wiring
 from pushdeploy.domain.errors import InvalidEventError
-from pushdeploy.domain.ledger import parse_time
+from pushdeploy.domain.times import parse_time
 from tests.helpers import Inbox, LambdaContext, Received, load_event, load_function
 from tools.sample_world import World
 

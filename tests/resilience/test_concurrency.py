@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from pushdeploy import wiring
-from pushdeploy.domain.ledger import describe_time, parse_time
+from pushdeploy.domain.times import describe_time, parse_time
 from pushdeploy.usecases.deploy import DeployIncompleteError
 from tests.helpers import Inbox, LambdaContext, load_event, load_function
 from tools.sample_world import CONFIG_PREFIX, World, create_deploy_table, seed_world

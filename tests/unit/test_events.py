@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pushdeploy.domain.errors import InvalidEventError
-from pushdeploy.domain.ledger import parse_time
 from pushdeploy.domain.outcome import DeploymentEvent, HookEvent
 from pushdeploy.domain.push import ImagePush, Trigger
 from pushdeploy.domain.requests import ApprovalRequest, HistoryRequest, ManualDeployRequest, RollbackRequest
+from pushdeploy.domain.times import parse_time
 from pushdeploy.events import (
     MAX_FUTURE_SECONDS,
     DeployRequest,

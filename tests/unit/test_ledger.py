@@ -27,8 +27,8 @@ from pushdeploy.domain.ledger import (
     Verdict,
     judge_push,
     reusable_revision,
-    short_digest,
 )
+from pushdeploy.domain.names import short_digest
 from pushdeploy.domain.plan import ClaimAction, decide_claim
 from pushdeploy.domain.taskdef import fingerprint
 from pushdeploy.domain.times import describe_time, parse_time

@@ -8,11 +8,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pushdeploy.domain.errors import InvalidEventError, json_type, quote, quote_list, shorten
-from pushdeploy.domain.ledger import parse_time
 from pushdeploy.domain.names import ACCOUNT_ID, DEPLOYMENT_ID, DIGEST, EVENT_ID, REGION, REPOSITORY, TAG, TARGET
 from pushdeploy.domain.outcome import HOOK_AWAITING_ACTION, DeploymentEvent, HookEvent
 from pushdeploy.domain.push import ImagePush, Trigger, ecr_registry
 from pushdeploy.domain.requests import ApprovalRequest, HistoryRequest, ManualDeployRequest, RollbackRequest
+from pushdeploy.domain.times import parse_time
 
 ECR_SOURCE = "aws.ecr"
 ECR_IMAGE_ACTION = "ECR Image Action"

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from pushdeploy.domain.ledger import short_digest
+from pushdeploy.domain.names import short_digest
 from pushdeploy.domain.notification import REGION, Notification
 from pushdeploy.domain.times import describe_time, parse_time
 

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pushdeploy.domain.times import describe_time, parse_time
-
-__all__ = ["describe_time", "parse_time"]  # still imported from here by the notifier and the demo
+from pushdeploy.domain.names import short_digest
+from pushdeploy.domain.times import describe_time
 
 CLAIM_LEASE_SECONDS = 300  # longer than the function's timeout: a crashed deploy's claim lapses by itself
 # Event results a target keeps, for redeliveries: EventBridge and Lambda redeliver within hours, not days.
@@ -169,11 +168,6 @@ def reusable_revision(state: TargetState, digest: str, request_fingerprint: str)
     if pending and pending.digest == digest and pending.fingerprint == request_fingerprint:
         return pending.task_definition_arn
     return None
-
-
-def short_digest(digest: str | None) -> str:
-    """``sha256:4f4f4f4f4f4f`` (12 hex digits), as people read digests."""
-    return (digest or "")[:19]
 
 
 def events_to_forget(events: Mapping[str, EventResult], now: float) -> list[str]:

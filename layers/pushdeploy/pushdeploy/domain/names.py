@@ -76,3 +76,8 @@ def family_of(task_definition_arn: str) -> str:
 def target_name(parameter: str) -> str:
     """A target's name: the last segment of its parameter name."""
     return parameter.rstrip("/").rsplit("/", 1)[-1]
+
+
+def short_digest(digest: str | None) -> str:
+    """``sha256:4f4f4f4f4f4f`` (12 hex digits), as people read digests."""
+    return (digest or "")[:19]

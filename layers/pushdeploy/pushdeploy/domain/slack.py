@@ -21,7 +21,7 @@ from pushdeploy.domain.channels import (
     headline,
     revision,
 )
-from pushdeploy.domain.ledger import short_digest
+from pushdeploy.domain.names import short_digest
 from pushdeploy.domain.slack_actions import APPROVE_ACTION, REJECT_ACTION
 from pushdeploy.domain.webhook import WebhookChannel
 

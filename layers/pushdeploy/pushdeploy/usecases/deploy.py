@@ -20,12 +20,7 @@ from aws_lambda_powertools import Logger
 
 from pushdeploy.domain.config import TargetConfig
 from pushdeploy.domain.errors import AwsCallError, DeployError
-from pushdeploy.domain.ledger import (
-    CLAIM_LEASE_SECONDS,
-    Claim,
-    PendingRevision,
-    TargetState,
-)
+from pushdeploy.domain.ledger import CLAIM_LEASE_SECONDS, Claim, PendingRevision, TargetState
 from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.outcome import DeploymentEvent
 from pushdeploy.domain.plan import (

@@ -10,9 +10,8 @@ from typing import Any
 
 from pushdeploy.domain.channels import revision
 from pushdeploy.domain.config import TargetConfig, parse_target_config, target_name
-from pushdeploy.domain.errors import AwsCallError, DeployError, InvalidEventError
+from pushdeploy.domain.errors import DeployError, InvalidEventError
 from pushdeploy.domain.ledger import CLAIM_LEASE_SECONDS, Claim, DeployedRecord, TargetState
-from pushdeploy.domain.messages import Notification, render_notification
 from pushdeploy.domain.outcome import DeploymentEvent
 from pushdeploy.domain.ports import DeployLedger, EcsGateway, NotificationPublisher, TargetConfigSource
 from pushdeploy.domain.push import ImagePush, Trigger
@@ -21,7 +20,7 @@ from pushdeploy.domain.report import DeployStatus, TargetReport
 from pushdeploy.domain.requests import HistoryRequest, RollbackRequest
 from pushdeploy.domain.scope import check_cluster, check_service
 from pushdeploy.domain.service import check_deployable
-from pushdeploy.domain.times import describe_time
+from pushdeploy.usecases.announce import Announcer
 
 HISTORY_SCAN = 50
 
@@ -68,7 +67,7 @@ class TargetOperations:
         self._apply_early_outcome = apply_early_outcome
         self._configs = configs
         self._ecs = ecs
-        self._publisher = publisher
+        self._announcer = Announcer(publisher, clock, region)
         self._ledger = ledger
         self._allowed_clusters = tuple(allowed_clusters)
         self._clock = clock
@@ -144,8 +143,8 @@ class TargetOperations:
             f"to {revision(str(plan['to']))} ({plan['toTag']})",
             extra={"rollback": plan},
         )
-        notification = render_notification(report, time=describe_time(self._clock()), region=self._region)
-        lost = self._publish(notification)
+        notification = self._announcer.render(report)
+        lost = self._announcer.publish(report, notification).notification_error
         now = self._clock()
         # Recorded whether or not the notification went out: the service was updated.
         history_entry = history_item(
@@ -194,7 +193,7 @@ class TargetOperations:
             "its last steady state",
             extra={"rollback": plan, "stopped": stopped},
         )
-        lost = self._publish(render_notification(report, time=describe_time(self._clock()), region=self._region))
+        lost = self._announcer.announce(report).notification_error
         if lost:
             raise DeployError(f"{report.reason}, but {lost}")
         return {**report.as_result(), "status": "ROLLING_BACK", "stopped": stopped}
@@ -205,14 +204,6 @@ class TargetOperations:
         if not taken.acquired:
             raise DeployError(f"target {request.target} is being deployed right now; retry the rollback after it")
         return taken.state
-
-    def _publish(self, notification: Notification) -> str | None:
-        """Publish; returns what went wrong, if it did."""
-        try:
-            self._publisher.publish(notification)
-        except AwsCallError as exc:
-            return f"the notification was not published: {exc}"
-        return None
 
     def _config(self, repository: str, target: str) -> TargetConfig:
         raw = self._configs.target_parameters(repository)

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 
 from pushdeploy.domain.config import TargetConfig, create_service_request
 from pushdeploy.domain.errors import AwsCallError, ConfigError
-from pushdeploy.domain.ledger import TargetState
+from pushdeploy.domain.ledger import TargetState, reusable_revision
 from pushdeploy.domain.plan import StepKind, TargetPlan
 from pushdeploy.domain.ports import DeploymentControl, EcsGateway
 from pushdeploy.domain.push import ImagePush
@@ -86,12 +86,10 @@ class StepRunner:
     def _register(self, push: ImagePush, state: TargetState, plan: TargetPlan, remaining_ms: Callable[[], int]) -> str:
         """Register the rendered revision, unless an earlier attempt registered exactly it."""
         request_fingerprint = fingerprint(plan.rendered.request)
-        pending = state.pending
-        if pending and pending.digest == push.digest and pending.fingerprint == request_fingerprint:
-            logger.info(
-                "Reusing the revision registered before", extra={"taskDefinitionArn": pending.task_definition_arn}
-            )
-            return pending.task_definition_arn
+        reused = reusable_revision(state, push.digest, request_fingerprint)
+        if reused is not None:
+            logger.info("Reusing the revision registered before", extra={"taskDefinitionArn": reused})
+            return reused
         if state.claim is not None and state.claim.push.event_id == push.event_id:
             # An earlier attempt of this very event still held the claim (it crashed, or could not record what
             # it registered): if the family's latest revision is exactly this one, it registered it.
