@@ -260,6 +260,48 @@ class LocalAws:
                     deliveries.append(delivery)
         return deliveries
 
+    # -- timers: EventBridge Scheduler's one-time schedules, fired when the caller says time has come ----------
+
+    def pending_timers(self) -> list[dict[str, Any]]:
+        """The one-time schedules set in the server (moto keeps them; it never fires them): name, due time
+        (epoch seconds), target ARN and input event."""
+        scheduler = self.session().client("scheduler")
+        timers = []
+        for summary in scheduler.list_schedules().get("Schedules", []):
+            schedule = scheduler.get_schedule(Name=summary["Name"], GroupName=summary.get("GroupName", "default"))
+            expression = str(schedule["ScheduleExpression"])
+            if not expression.startswith("at("):
+                continue
+            due = datetime.strptime(expression[3:-1], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+            timers.append(
+                {
+                    "name": schedule["Name"],
+                    "group": schedule.get("GroupName", "default"),
+                    "due": due,
+                    "target": schedule["Target"]["Arn"],
+                    "event": json.loads(schedule["Target"].get("Input") or "{}"),
+                }
+            )
+        return sorted(timers, key=lambda timer: (timer["due"], timer["name"]))
+
+    def fire_timers(self, until: float | None = None) -> list[Invocation]:
+        """Fire the timers due by ``until`` (epoch seconds; all of them when None), earliest first, as
+        Scheduler does: invoke the target function of ``self.stack`` with the schedule's input, then delete
+        the schedule (ActionAfterCompletion DELETE). Timers a fired step sets are left for the next call."""
+        if self.stack is None:
+            raise RuntimeError("no stack deployed: deploy() the template before firing its timers")
+        scheduler = self.session().client("scheduler")
+        invocations = []
+        for timer in self.pending_timers():
+            if until is not None and timer["due"] > until:
+                break
+            function = self.stack.function_by_arn(timer["target"])
+            if function is None:
+                raise RuntimeError(f"timer {timer['name']} targets {timer['target']}, not a function of the stack")
+            scheduler.delete_schedule(Name=timer["name"], GroupName=timer["group"])
+            invocations.append(self.invoke_async(function, timer["event"]))
+        return invocations
+
     def _deliver_for_control(self) -> list[dict[str, Any]]:
         """What a control request (the ``ecs`` commands) answers with: each event and what it ran."""
         return [delivery_summary(delivery) for delivery in self.deliver_ecs_events()]

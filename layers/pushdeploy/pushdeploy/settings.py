@@ -27,6 +27,7 @@ class Settings:
     allowed_families: tuple[str, ...] = ("*",)
     notify_skipped: bool = False
     account_id: str | None = None  # the stack's own account (ACCOUNT_ID), when the template sets it
+    timers: TimerSettings | None = None  # how the function sets timers that wake it (TIMER_ROLE_ARN set)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -46,6 +47,35 @@ class Settings:
             allowed_families=_patterns(env, "ALLOWED_FAMILIES"),
             notify_skipped=env.get("NOTIFY_SKIPPED", "false").lower() == "true",
             account_id=_account_id(env),
+            timers=TimerSettings.from_environment(env, region, topic_arn),
+        )
+
+
+@dataclass(frozen=True)
+class TimerSettings:
+    """Where the deploy function's timers go: one-time schedules that invoke the function itself."""
+
+    function_arn: str  # the schedules' target: this function
+    role_arn: str  # the role Scheduler invokes it with
+    name_prefix: str  # every schedule of the stack is named <prefix>...
+    dead_letter_arn: str | None = None  # where an invocation Scheduler could not make goes
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str], region: str, topic_arn: str) -> TimerSettings | None:
+        """The timer settings, or None when the template sets no TIMER_ROLE_ARN."""
+        role_arn = env.get("TIMER_ROLE_ARN", "")
+        if not role_arn:
+            return None
+        function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        account = _account_id(env)
+        if not function_name or account is None:
+            raise SettingsError("timers need AWS_LAMBDA_FUNCTION_NAME and ACCOUNT_ID (TIMER_ROLE_ARN is set)")
+        partition = topic_arn.split(":")[1] if topic_arn.count(":") >= 5 else "aws"
+        return cls(
+            function_arn=f"arn:{partition}:lambda:{region}:{account}:function:{function_name}",
+            role_arn=role_arn,
+            name_prefix=env.get("TIMER_PREFIX", "pushdeploy-"),
+            dead_letter_arn=env.get("TIMER_DEAD_LETTER_ARN") or None,
         )
 
 

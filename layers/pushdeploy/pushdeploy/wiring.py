@@ -16,11 +16,12 @@ from pushdeploy.adapters.cloudwatch import CloudWatchAlarms
 from pushdeploy.adapters.ecr import EcrImages
 from pushdeploy.adapters.ecs import EcsServices
 from pushdeploy.adapters.ledger import DynamoDbLedger
+from pushdeploy.adapters.scheduler import SchedulerTimers
 from pushdeploy.adapters.signing import SigningSecretParameter
 from pushdeploy.adapters.sns import SnsPublisher
 from pushdeploy.adapters.ssm import SecretParameterCatalog, TargetConfigStore
 from pushdeploy.entrypoint import DeployEntryPoint
-from pushdeploy.settings import Settings, SlackApprovalSettings, SlackSettings, TrackerSettings
+from pushdeploy.settings import Settings, SlackApprovalSettings, SlackSettings, TimerSettings, TrackerSettings
 from pushdeploy.usecases.approvals import Approvals, SlackApprovals
 from pushdeploy.usecases.deploy import BUSY_WAIT_SECONDS, Deployer
 from pushdeploy.usecases.rollback import TargetOperations
@@ -150,6 +151,20 @@ def build_entry_point(
             config_cache_seconds=settings.config_cache_seconds,
             seams=seams,
         ),
+    )
+
+
+def build_timers(settings: TimerSettings | None, client: Clients, seams: Seams | None = None) -> SchedulerTimers | None:
+    """The timers that wake the deploy function (None when the stack sets none); the Scheduler client is
+    created on first use: most deploys set no timer."""
+    if settings is None:
+        return None
+    config = (seams or _seams).client_config
+    return SchedulerTimers(
+        _OnFirstUse(lambda: client("scheduler", config=config)),
+        target_arn=settings.function_arn,
+        role_arn=settings.role_arn,
+        dead_letter_arn=settings.dead_letter_arn,
     )
 
 

@@ -10,6 +10,7 @@ from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.outcome import ApprovalState, DeploymentEvent
 from pushdeploy.domain.records import DeploymentRecord, HistoryItem, OutcomeUpdate
 from pushdeploy.domain.service import ServiceDeploymentState, ServiceState
+from pushdeploy.domain.timers import Timer
 
 
 class TargetConfigSource(Protocol):
@@ -195,4 +196,16 @@ class ApprovalLedger(Protocol):
 class NotificationPublisher(Protocol):
     def publish(self, notification: Notification) -> str:
         """Publish; returns the message id."""
+        ...
+
+
+class Timers(Protocol):
+    """One-time wake-ups of the deploy function (domain.timers)."""
+
+    def set_timer(self, timer: Timer) -> None:
+        """Set ``timer``; setting one of the same name again is the same timer."""
+        ...
+
+    def cancel_timer(self, name: str) -> None:
+        """Cancel the timer ``name``; one that already fired or was never set is nothing to cancel."""
         ...
