@@ -442,10 +442,22 @@ def requests_for_call(
             if key:
                 requests += [Request("kms:GenerateDataKey", key), Request("kms:Decrypt", key)]
             return requests
+        case "scheduler", "CreateSchedule" | "DeleteSchedule":
+            return _schedule_requests(action, params, where)
         case "sqs", "SendMessage":
             name = str(params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]
             return [Request(action, where.arn("sqs", name))]
     raise UnsupportedPolicyError(f"no IAM mapping for the call {service}:{operation}; add one to requests_for_call")
+
+
+def _schedule_requests(action: str, params: Mapping[str, Any], where: AccountRegion) -> list[Request]:
+    """A schedule's creation or deletion, and the role a creation passes to Scheduler."""
+    group = str(params.get("GroupName") or "default")
+    requests = [Request(action, where.arn("scheduler", f"schedule/{group}/{params['Name']}"))]
+    role = (params.get("Target") or {}).get("RoleArn")
+    if action == "scheduler:CreateSchedule" and role:
+        requests.append(Request("iam:PassRole", str(role), {"iam:PassedToService": "scheduler.amazonaws.com"}))
+    return requests
 
 
 def _ecs_cluster_arn(cluster: str, where: AccountRegion) -> str:
