@@ -123,6 +123,7 @@ class LocalStack:
     not_created: dict[str, str]  # logical id to type: what moto's CloudFormation does not create
     functions: dict[str, StackFunction]
     rules: list[StackRule]
+    stack_id: str = ""  # the stack's ARN, as CloudFormation's AWS::StackId
 
     def function_by_arn(self, arn: str) -> StackFunction | None:
         return next((function for function in self.functions.values() if function.arn == arn), None)
@@ -407,6 +408,7 @@ class LocalAws:
             not_created=not_created,
             functions=functions,
             rules=rules,
+            stack_id=str(stack.get("StackId", "")),
         )
 
     @staticmethod

@@ -542,11 +542,17 @@ def transformed_template() -> dict[str, Any]:
     return sam_transform(template, locations)
 
 
+EXAMPLE_STACK_ID = f"arn:aws:cloudformation:{WHERE.region}:{WHERE.account}:stack/pushdeploy/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+
+
 def stack_values(
-    template: Mapping[str, Any], parameters: Mapping[str, str], physical_ids: Mapping[str, str]
+    template: Mapping[str, Any],
+    parameters: Mapping[str, str],
+    physical_ids: Mapping[str, str],
+    stack_id: str = EXAMPLE_STACK_ID,
 ) -> StackValues:
     """Ref and GetAtt values of the template's resources from their physical ids (as CloudFormation
-    reports them), for the resource types the role's policies refer to."""
+    reports them), for the resource types the role's policies refer to; AWS::StackId is ``stack_id``."""
     refs: dict[str, str] = {}
     attributes: dict[str, str] = {}
     for logical_id, resource in template["Resources"].items():
@@ -569,8 +575,12 @@ def stack_values(
                 attributes |= {f"{logical_id}.Arn": WHERE.arn("sqs", last), f"{logical_id}.QueueName": last}
             case "AWS::Events::Rule":
                 attributes[f"{logical_id}.Arn"] = WHERE.arn("events", f"rule/{physical}")
+            case "AWS::IAM::Role":
+                attributes[f"{logical_id}.Arn"] = f"arn:{WHERE.partition}:iam::{WHERE.account}:role/{last}"
+            case "AWS::Lambda::Function":
+                attributes[f"{logical_id}.Arn"] = WHERE.arn("lambda", f"function:{last}")
     return StackValues(
-        pseudo=PSEUDO_PARAMETERS,
+        pseudo={**PSEUDO_PARAMETERS, "AWS::StackId": stack_id},
         parameters=parameter_values(template, parameters),
         refs=refs,
         attributes=attributes,
@@ -588,6 +598,8 @@ def example_physical_ids(template: Mapping[str, Any]) -> dict[str, str]:
             f"https://sqs.{WHERE.region}.amazonaws.com/{WHERE.account}/pushdeploy-{logical_id}-EXAMPLE"
         ),
         "AWS::Events::Rule": lambda logical_id: f"pushdeploy-{logical_id}-EXAMPLE",
+        "AWS::IAM::Role": lambda logical_id: f"pushdeploy-{logical_id}-EXAMPLE",
+        "AWS::Lambda::Function": lambda logical_id: f"pushdeploy-{logical_id}-EXAMPLE",
     }
     return {
         logical_id: shapes[resource["Type"]](logical_id)
@@ -611,10 +623,11 @@ def function_statements(
     parameters: Mapping[str, str],
     physical_ids: Mapping[str, str] | None = None,
     function: str = FUNCTION,
+    stack_id: str = EXAMPLE_STACK_ID,
 ) -> list[Statement]:
     """A function's role's inline statements (SAM policy templates expanded), intrinsics resolved with
-    ``parameters`` and ``physical_ids`` (example ids when not given)."""
-    values = stack_values(template, parameters, physical_ids or example_physical_ids(template))
+    ``parameters``, ``physical_ids`` (example ids when not given) and ``stack_id``."""
+    values = stack_values(template, parameters, physical_ids or example_physical_ids(template), stack_id)
     return role_statements(template, function_role(template, function), values)
 
 

@@ -164,7 +164,7 @@ def scoped(local: RecordingLocalAws) -> Recorded:
 def stack_statements(template: dict[str, Any], run: Recorded, function: str = FUNCTION) -> list[Statement]:
     """A function's role as this stack has it: its parameters, its resources' physical ids."""
     physical_ids = {logical_id: physical for logical_id, (_, physical) in run.stack.resources.items() if physical}
-    return function_statements(template, run.parameters, physical_ids, function)
+    return function_statements(template, run.parameters, physical_ids, function, run.stack.stack_id)
 
 
 def stack_decisions(template: dict[str, Any], run: Recorded) -> dict[str, tuple[list[Statement], list[Decision]]]:
