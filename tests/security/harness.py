@@ -542,7 +542,9 @@ def transformed_template() -> dict[str, Any]:
     return sam_transform(template, locations)
 
 
-EXAMPLE_STACK_ID = f"arn:aws:cloudformation:{WHERE.region}:{WHERE.account}:stack/pushdeploy/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+EXAMPLE_STACK_ID = (
+    f"arn:aws:cloudformation:{WHERE.region}:{WHERE.account}:stack/pushdeploy/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+)
 
 
 def stack_values(
