@@ -179,10 +179,14 @@ class InMemoryLedger:
         self._enter("latest_deployment_of")
         return self.latest.get(service_arn)
 
-    def link_rollback(self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float) -> DeploymentRecord:
+    def link_rollback(
+        self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float, stage_reached: str | None = None
+    ) -> DeploymentRecord:
         self._enter("link_rollback")
         known = self.deployments.get(rollback_deployment_id, DeploymentRecord(rollback_deployment_id))
-        self.deployments[rollback_deployment_id] = replace(known, rollback_of=rolled_back_id)
+        self.deployments[rollback_deployment_id] = replace(
+            known, rollback_of=rolled_back_id, stage_reached=stage_reached or known.stage_reached
+        )
         return self.deployments[rollback_deployment_id]
 
     def park_event(self, event: DeploymentEvent, expires_at: float) -> DeploymentRecord:

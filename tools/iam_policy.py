@@ -417,7 +417,18 @@ def requests_for_call(
         case "ssm", "GetParametersByPath":
             return [Request(action, where.parameter_arn(str(params["Path"])))]
         case "ssm", "GetParameter":
-            return [Request(action, where.parameter_arn(str(params["Name"])))]
+            requests = [Request(action, where.parameter_arn(str(params["Name"])))]
+            if params.get("WithDecryption") and (response or {}).get("Parameter", {}).get("Type") == "SecureString":
+                # SSM decrypts with the caller's permissions, through KMS; the response names no key (the
+                # AWS managed aws/ssm key, or the parameter's own): any key of the account stands for it.
+                requests.append(
+                    Request(
+                        "kms:Decrypt",
+                        where.arn("kms", "key/ssm-parameter-key"),
+                        {"kms:ViaService": f"ssm.{where.region}.amazonaws.com"},
+                    )
+                )
+            return requests
         case "ssm", "GetParameters":
             return [Request(action, where.parameter_arn(str(name))) for name in params["Names"]]
         case "ssm", "DescribeParameters":

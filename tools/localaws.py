@@ -231,6 +231,12 @@ class LocalAws:
         self._local_ecs().settle(cluster, service, outcome)
         return self.deliver_ecs_events()
 
+    def trip_alarms(self, cluster: str, service: str) -> list[Delivery]:
+        """The rollback alarms of the service's deployment go into ALARM at the stage it has reached (see
+        LocalEcs.trip_alarms); deliver the events it caused."""
+        self._local_ecs().trip_alarms(cluster, service)
+        return self.deliver_ecs_events()
+
     def settle_all(self) -> list[Delivery]:
         """Complete every deployment in progress (a freshly seeded world's first ones); deliver the events."""
         self._local_ecs().settle_all()

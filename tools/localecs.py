@@ -243,6 +243,9 @@ class ServiceDeployment:
     rollback_deployment: Deployment | None = None
     rollback: dict[str, Any] | None = None
     failure_count: int = 0
+    # The stage the forward deployment had reached when it failed or was rolled back: lifecycleStage keeps
+    # reporting it while the rollback runs (this layer's reading of the API reference, which does not say).
+    stage_reached: str | None = None
 
     @property
     def in_progress(self) -> bool:
@@ -254,6 +257,8 @@ class ServiceDeployment:
         return self.rollback_deployment or self.deployment
 
     def stage(self) -> str:
+        if self.stage_reached is not None:
+            return self.stage_reached
         if not self.in_progress:
             return "CLEAN_UP" if self.steps else "SCALE_UP"
         return self.steps[min(self.step_index, len(self.steps) - 1)].stage
@@ -740,6 +745,21 @@ class LocalEcs(ForwardingProxy):
                 self._run_until(max(due, self.clock.now()))
             raise AssertionError("a deployment never settled")
 
+    def trip_alarms(self, cluster: str, service: str) -> ServiceDeployment:
+        """The rollback alarms of the service's deployment in progress go into ALARM now, at whatever stage it
+        has reached (a canary's bake, say): FAILED, then the rollback. ValueError when nothing is in progress
+        or the deployment watches no alarm with rollback."""
+        with self._lock:
+            record = self._find_service(cluster, service)
+            current = record.current if record else None
+            if record is None or current is None or not current.in_progress or current.status.startswith("ROLLBACK"):
+                raise ValueError(f"service {service} of cluster {cluster} has no deployment in progress")
+            alarms = current.configuration.get("alarms", {})
+            if not (alarms.get("enable") and alarms.get("rollback") and alarms.get("alarmNames")):
+                raise ValueError(f"the deployment of service {service} watches no alarm with rollback")
+            self._fail(current, alarms_tripped=True)
+            return current
+
     def settle_all(self) -> list[ServiceDeployment]:
         """Settle every deployment in progress (e.g. a seeded world's first ones), each COMPLETED."""
         with self._lock:
@@ -927,17 +947,18 @@ class LocalEcs(ForwardingProxy):
             record.status = "SUCCESSFUL"
         self._deployment_event(record, moving, "SERVICE_DEPLOYMENT_COMPLETED", moving.rollout_state_reason)
 
-    def _fail(self, record: ServiceDeployment) -> None:
+    def _fail(self, record: ServiceDeployment, *, alarms_tripped: bool = False) -> None:
         now = self.clock.now()
         configuration = record.configuration
         breaker, alarms = configuration.get("deploymentCircuitBreaker", {}), configuration.get("alarms", {})
-        by_breaker = bool(breaker.get("enable"))
+        by_breaker = bool(breaker.get("enable")) and not alarms_tripped
         reason = (
             CIRCUIT_BREAKER_REASON
             if by_breaker
             else f"ECS deployment alarms: {', '.join(alarms.get('alarmNames', []))[:200]} in ALARM state."
         )
         record.failure_count = circuit_breaker_threshold(breaker, record.deployment.desired_count) if by_breaker else 0
+        record.stage_reached = record.stage()
         failed = record.deployment
         failed.rollout_state, failed.rollout_state_reason, failed.updated_at = "FAILED", reason, now
         failed.failed_tasks = record.failure_count
@@ -971,6 +992,7 @@ class LocalEcs(ForwardingProxy):
             self._stopped(record, reason)
             return
         revision = self._revisions[back_to.revision_arn]
+        record.stage_reached = record.stage()
         for old in service.deployments:
             if old.status == "PRIMARY":
                 old.status = "ACTIVE"

@@ -7,21 +7,18 @@ until the hook times out."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlencode
 
 import boto3
 import pytest
 
-from pushdeploy.domain.slack import SLACK
 from pushdeploy.domain.slack_actions import slack_signature
 from pushdeploy.domain.strategy import ApprovalError
 from tests.e2e.readback import service
 from tests.helpers import Inbox, Received, load_event
+from tests.slack_requests import SlackResponses, function_url_event, serving_slack_responses
+from tests.slack_requests import slack_request as signed_slack_request
 from tools.localaws import Delivery, LocalAws, LocalStack
 from tools.sample_world import PROD_CONFIG, World, put_target_config, seed_world
 
@@ -65,40 +62,12 @@ def inbox(session: boto3.Session, world: World) -> Inbox:
     return Inbox(session, world.topic_arn)
 
 
-class SlackResponses:
-    """A loopback stand-in for Slack's response_url: records each JSON body POSTed to it, answers "ok"."""
-
-    def __init__(self) -> None:
-        self.posted: list[dict[str, Any]] = []
-        responses = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                responses.posted.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/actions/T0123ABCD/1234567890/r3sp0ns3T0k3n"
-
-
 @pytest.fixture
 def slack_responses(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackResponses]:
     """Slack's side of the response_url, on loopback (which the approval function accepts only in tests)."""
     monkeypatch.setenv("SLACK_ALLOW_LOOPBACK", "true")
-    responses = SlackResponses()
-    thread = threading.Thread(target=responses.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_slack_responses() as responses:
         yield responses
-    finally:
-        responses.server.shutdown()
-        responses.server.server_close()
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
@@ -142,47 +111,8 @@ def service_deployment(session: boto3.Session, cluster: str = "prod") -> dict[st
 
 
 def slack_request(message: dict[str, Any], action_id: str, user: str, response_url: str) -> tuple[str, dict[str, str]]:
-    """The interactivity request Slack sends when ``user`` clicks a button of the AWAITING_APPROVAL message as
-    pushdeploy's Slack renderer made it, signed with the app's signing secret (headers as a function URL
-    gives them, lower-cased)."""
-    rendered = SLACK.render(message, "us-east-1")
-    [button] = [
-        element
-        for block in rendered["blocks"]
-        if block["type"] == "actions"
-        for element in block["elements"]
-        if element.get("action_id") == action_id
-    ]
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "username": "bob", "team_id": "T0123ABCD"},
-        "team": {"id": "T0123ABCD", "domain": "example"},
-        "response_url": response_url,
-        "actions": [{"type": "button", "action_id": action_id, "value": button["value"]}],
-        "message": {"type": "message", "text": rendered["text"], "blocks": rendered["blocks"]},
-    }
-    body = urlencode({"payload": json.dumps(payload)})
-    timestamp = str(int(time.time()))
-    signature = slack_signature(SIGNING_SECRET.encode(), timestamp, body)
-    return body, {"x-slack-request-timestamp": timestamp, "x-slack-signature": signature}
-
-
-def function_url_event(body: str, headers: dict[str, str]) -> dict[str, Any]:
-    """A Lambda function URL's event (payload format 2.0) for a form POST."""
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": "/",
-        "rawQueryString": "",
-        "headers": {
-            "content-type": "application/x-www-form-urlencoded",
-            "user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-            **headers,
-        },
-        "requestContext": {"http": {"method": "POST", "path": "/", "sourceIp": "3.3.3.3"}},
-        "body": body,
-        "isBase64Encoded": False,
-    }
+    """The signed interactivity request of a click on the AWAITING_APPROVAL message (this stack's secret)."""
+    return signed_slack_request(message, action_id, user, response_url, SIGNING_SECRET)
 
 
 # -- the configuration each strategy sends -------------------------------------------------------------------
@@ -531,3 +461,44 @@ def test_a_pause_nobody_answers_times_out_and_is_rolled_back(
     ):
         local.invoke(stack.functions["DeployFunction"], load_event("manual-approve.json"))
     assert report["deploymentId"] == rolled_back.message["deploymentId"]
+
+
+# -- a rollback at any stage ---------------------------------------------------------------------------------
+
+
+def test_a_canary_rolled_back_by_its_alarms_during_its_bake_is_reported_with_the_stage_it_reached(
+    local: LocalAws, session: boto3.Session, stack: LocalStack, world: World, inbox: Inbox
+) -> None:
+    # Given prod's canary watching a rollback alarm, no approval, deployed and past its first traffic shift
+    session.client("cloudwatch").put_metric_alarm(
+        AlarmName="api-prod-5xx",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    config = {key: value for key, value in CANARY_PROD.items() if key != "approval"}
+    config["deployment"] = {**CANARY_PROD["deployment"], "alarms": {"names": ["api-prod-5xx"], "rollback": True}}
+    report = deploy_prod(local, stack, config)
+    assert report["status"] == "DEPLOYING", report
+    inbox.receive()
+    local.advance(45)  # scale-up (30 s), test traffic, the canary's production shift: its bake
+    reached = service_deployment(session)["lifecycleStage"]
+    assert reached not in {"SCALE_UP", "CLEAN_UP"}, reached
+
+    # When its alarm goes into ALARM there
+    deliveries = local.trip_alarms("prod", "api") + local.settle("prod", "api")
+
+    # Then the tracker announced FAILED, then ROLLED_BACK, both naming the stage the deployment had reached
+    assert [s for s in tracked(deliveries) if s != "IGNORED"] == ["FAILED", "ROLLING_BACK", "ROLLED_BACK"]
+    failed, rolled_back = inbox.receive()
+    assert failed.message["status"] == "FAILED" and f"(at {reached})" in failed.message["reason"]
+    assert rolled_back.message["status"] == "ROLLED_BACK"
+    assert (
+        f"after it failed (ECS deployment alarms: api-prod-5xx in ALARM state. (at {reached}))"
+        in (rolled_back.message["reason"])
+    )
+    assert service(session, "prod")["taskDefinition"] == world.task_definitions["prod"]

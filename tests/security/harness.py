@@ -8,6 +8,7 @@ import contextlib
 import copy
 import functools
 import io
+import json
 import logging
 import threading
 import warnings
@@ -22,6 +23,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from tests.helpers import Inbox, Received, load_event
+from tests.slack_requests import function_url_event, serving_slack_responses, slack_request
 from tools.iam_policy import (
     AccountRegion,
     Decision,
@@ -36,7 +38,7 @@ from tools.iam_policy import (
     role_statements,
 )
 from tools.localaws import PSEUDO_PARAMETERS, Delivery, Invocation, LocalAws, LocalStack, StackFunction
-from tools.sample_world import PROD_CONFIG, SECRET_VALUE, World, put_target_config, seed_world
+from tools.sample_world import CONFIG_PREFIX, PROD_CONFIG, SECRET_VALUE, World, put_target_config, seed_world
 from tools.template import code_directories, load_template, sam_transform
 
 WHERE = AccountRegion(
@@ -457,6 +459,35 @@ def _console_approve(context: ScenarioContext) -> list[Delivery]:
     return [context.local.run_event(context.stack, load_event("manual-approve.json"))]
 
 
+SLACK_APPROVER = "U0123ABCD"
+SLACK_SECRET_PARAMETER = "/pushdeploy-slack/signing-secret"
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+def _slack_reject(context: ScenarioContext) -> list[Delivery]:
+    """prod's next canary pauses; an approver rejects it from Slack, through the stack's approval endpoint (its
+    signing secret read and decrypted, the approvers read, the pause answered ROLLBACK, the request noted)."""
+    context.session.client("ssm").put_parameter(Name=SLACK_SECRET_PARAMETER, Value=SLACK_SECRET, Type="SecureString")
+    inbox = Inbox(context.session, context.stack.outputs["DeployTopicArn"], name="slack-reject-inbox")
+    config = json.loads(
+        context.session.client("ssm").get_parameter(Name=f"{CONFIG_PREFIX}/api/prod")["Parameter"]["Value"]
+    )
+    config["approval"] = {**config["approval"], "approvers": [SLACK_APPROVER]}
+    put_target_config(context.session, "api", "prod", config)
+    deliveries = [context.local.deliver(context.stack, push_event("v1.4.6", "f", event_id(146)))]
+    deliveries += context.local.advance(60)
+    awaiting = next(
+        r.message
+        for r in inbox.receive()
+        if r.message["status"] == "AWAITING_APPROVAL" and r.message["tag"] == "v1.4.6"
+    )
+    function = context.stack.functions["SlackApprovalFunction"]
+    with serving_slack_responses() as responses:
+        body, headers = slack_request(awaiting, "pushdeploy-reject", SLACK_APPROVER, responses.url, SLACK_SECRET)
+        answer = context.local.invoke_async(function, function_url_event(body, headers))
+    return [Delivery({"slack": "reject"}, invocations=[answer]), *deliveries]
+
+
 # In order: each starts from the state the ones before it left.
 MAIN_SCENARIOS: dict[str, Scenario] = {
     "push": _push,  # staging-42: staging deploys (secrets, secretsPath), prod does not match
@@ -476,6 +507,7 @@ MAIN_SCENARIOS: dict[str, Scenario] = {
     "canary with alarms": _canary_with_alarms,  # prod as a canary with an alarm and an approval: DEPLOYING
     "canary paused": _canary_paused,  # its PAUSE hook awaits action: the tracker announces AWAITING_APPROVAL
     "console approve": _console_approve,  # approved from the console: ECS continues the deployment
+    "slack reject": _slack_reject,  # the next canary rejected from Slack: ECS rolls it back
 }
 
 
@@ -526,7 +558,8 @@ def main_recording() -> tuple[Recorded, str]:
             patch.setenv(name, value)
         debug_log = io.StringIO()
         with RecordingLocalAws(debug_log) as local:
-            parameters = {"LogLevel": "DEBUG"}
+            patch.setenv("SLACK_ALLOW_LOOPBACK", "true")  # the approval function posts to a loopback response_url
+            parameters = {"LogLevel": "DEBUG", "SlackSigningSecretParameter": SLACK_SECRET_PARAMETER}
             recorded = run_scenarios(local, local.deploy_quietly(parameters), MAIN_SCENARIOS, parameters)
         return recorded, debug_log.getvalue()
 

@@ -488,7 +488,15 @@ def test_the_scenarios_did_what_they_are_named_for(recorded: Recorded) -> None:
     # And the tracker ran for the ECS events, the deploy function for everything else
     tracked = ("deployment completed", "rollback started by ECS", "tracker fails", "canary paused")
     assert {call.function for name in tracked for call in runs[name].calls} == {"TrackFunction"}
-    assert {call.function for name in runs if name not in tracked for call in runs[name].calls} == {FUNCTION}
+    mixed = ("slack reject",)  # a push (deploy function), its pause (tracker), the answer (approval endpoint)
+    assert {call.function for name in runs if name not in tracked + mixed for call in runs[name].calls} == {FUNCTION}
+    [slack_answer] = [i for i in runs["slack reject"].invocations if i.function == "SlackApprovalFunction"]
+    assert slack_answer.result["statusCode"] == 200, slack_answer.result
+    assert {call.function for call in runs["slack reject"].calls} == {
+        FUNCTION,
+        "TrackFunction",
+        "SlackApprovalFunction",
+    }
     # And every function the stack creates was exercised (its role is checked against what it called)
     assert {call.function for call in recorded.calls} == set(recorded.stack.functions)
     # And every call was made by the functions' code, but the on-failure records Lambda sends with their roles

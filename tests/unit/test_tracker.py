@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from pushdeploy.domain.errors import AwsCallError
 from pushdeploy.domain.ledger import Claim, DeployedRecord
 from pushdeploy.domain.messages import render_notification
 from pushdeploy.domain.outcome import COMPLETED, FAILED, IN_PROGRESS, DeploymentEvent
@@ -44,10 +45,23 @@ def commit(ledger: InMemoryLedger, item: HistoryItem) -> DeploymentEvent | None:
     return ledger.commit(item.repository, item.target, "deploy-token", deployed, item)
 
 
-def tracker() -> tuple[Tracker, InMemoryLedger, FakePublisher]:
+class Stages:
+    """What ECS reports of the service's deployment: its lifecycle stage, or a failure to answer."""
+
+    def __init__(self, stage: str | None = None, error: AwsCallError | None = None) -> None:
+        self.stage, self.error, self.asked = stage, error, 0
+
+    def stage_reached(self, service_arn: str) -> str | None:
+        self.asked += 1
+        if self.error is not None:
+            raise self.error
+        return self.stage
+
+
+def tracker(stages: Stages | None = None) -> tuple[Tracker, InMemoryLedger, FakePublisher]:
     ledger = InMemoryLedger()
     publisher = FakePublisher()
-    return Tracker(ledger=ledger, publisher=publisher, clock=lambda: NOW), ledger, publisher
+    return Tracker(ledger=ledger, publisher=publisher, clock=lambda: NOW, stages=stages), ledger, publisher
 
 
 @pytest.mark.parametrize(("name", "outcome"), [(COMPLETED, "COMPLETED"), (FAILED, "FAILED")])
@@ -123,3 +137,53 @@ def test_a_rollbacks_outcome_before_its_start_is_kept_and_applied_when_the_rollb
     state = ledger.read_state("api", "staging")
     assert state.deployed is not None
     assert state.deployed.outcome == "ROLLED_BACK"
+
+
+def test_a_failure_names_the_stage_ecs_reports_and_the_rollback_does_not_ask_again() -> None:
+    # Given staging's deploy is recorded, and ECS reports its deployment at the canary's bake
+    stages = Stages("BAKE_TIME")
+    tracking, ledger, publisher = tracker(stages)
+    commit(ledger, first_deploy())
+
+    # When the circuit breaker fails it and ECS rolls it back
+    tracking.track(event(FAILED, reason=CIRCUIT_BREAKER))
+    tracking.track(event(IN_PROGRESS, ROLLBACK_DEPLOYMENT, reason=ROLLING_BACK))
+    tracking.track(event(COMPLETED, ROLLBACK_DEPLOYMENT))
+
+    # Then FAILED names the stage it had reached, and ROLLED_BACK repeats the failure with it
+    failed, rolled_back = (n.message for n in publisher.published)
+    assert failed["reason"] == f"{CIRCUIT_BREAKER} (at BAKE_TIME)"
+    assert rolled_back["status"] == "ROLLED_BACK"
+    assert f"after it failed ({CIRCUIT_BREAKER} (at BAKE_TIME))" in rolled_back["reason"]
+
+
+def test_a_rollback_without_a_failure_before_it_names_the_stage_read_when_it_began() -> None:
+    # Given staging's deploy is recorded, and its alarms roll it back during PRODUCTION_TRAFFIC_SHIFT (no FAILED)
+    stages = Stages("PRODUCTION_TRAFFIC_SHIFT")
+    tracking, ledger, publisher = tracker(stages)
+    commit(ledger, first_deploy())
+
+    # When the rollback starts, then completes
+    tracking.track(event(IN_PROGRESS, ROLLBACK_DEPLOYMENT, reason=ROLLING_BACK))
+    stages.stage = "CLEAN_UP"  # where the rollback itself has got to by then: never asked
+    result = tracking.track(event(COMPLETED, ROLLBACK_DEPLOYMENT))
+
+    # Then ROLLED_BACK names the stage read when the rollback began, asked once
+    assert result["status"] == "ROLLED_BACK"
+    [rolled_back] = [n.message for n in publisher.published]
+    assert rolled_back["reason"].startswith("ECS rolled the deployment back at PRODUCTION_TRAFFIC_SHIFT:")
+    assert stages.asked == 1
+
+
+def test_a_stage_ecs_cannot_tell_leaves_the_outcome_announced_without_it() -> None:
+    # Given ECS throttles the read of the stage
+    stages = Stages(error=AwsCallError("ecs:DescribeServices", "ThrottlingException", "Rate exceeded"))
+    tracking, ledger, publisher = tracker(stages)
+    commit(ledger, first_deploy())
+
+    # When the deployment fails
+    result = tracking.track(event(FAILED, reason=CIRCUIT_BREAKER))
+
+    # Then FAILED is announced all the same, with ECS's reason and no stage
+    assert result["status"] == "FAILED"
+    assert publisher.published[0].message["reason"] == CIRCUIT_BREAKER

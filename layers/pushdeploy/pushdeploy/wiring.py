@@ -30,6 +30,7 @@ from pushdeploy.usecases.track import Tracker
 if TYPE_CHECKING:  # the notifier's modules are imported by its own function only, never on a push
     import boto3
     from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecs import ECSClient
 
     from pushdeploy.adapters.webhook import RetryPolicy, WebhookClient
     from pushdeploy.usecases.notify import WebhookNotifier
@@ -109,7 +110,7 @@ def build_entry_point(
     publisher = SnsPublisher(client("sns", config=config), settings.topic_arn)
     ledger = DynamoDbLedger(dynamodb, settings.table_name)
     # An ECS outcome that arrives before its deploy is recorded is handed back by the commit: the tracker's.
-    tracker = Tracker(ledger=ledger, publisher=publisher, clock=seams.clock, approvals=ledger)
+    tracker = Tracker(ledger=ledger, publisher=publisher, clock=seams.clock, approvals=ledger, stages=ecs)
     deployer = Deployer(
         configs=configs,
         ecs=ecs,
@@ -175,11 +176,14 @@ def build_tracker(
     seams = seams or _seams
     client = clients_of(session, settings.region)
     ledger = DynamoDbLedger(client("dynamodb", config=seams.client_config), settings.table_name)
+    # Only a failing deployment asks ECS where it had got to: the client is made then.
+    ecs = EcsServices(cast("ECSClient", _OnFirstUse(lambda: client("ecs", config=seams.client_config))))
     return Tracker(
         ledger=ledger,
         publisher=SnsPublisher(client("sns", config=seams.client_config), settings.topic_arn),
         clock=seams.clock,
         approvals=ledger,
+        stages=ecs,
     )
 
 

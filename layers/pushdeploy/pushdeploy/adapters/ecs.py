@@ -207,6 +207,16 @@ class EcsServices:
                 return deployment.get("id")
         return None
 
+    def stage_reached(self, service_arn: str) -> str | None:
+        """The lifecycle stage of the service's current service deployment, as ECS reports it (None when the
+        service has none)."""
+        cluster = service_arn.split(":service/", 1)[-1].split("/", 1)[0]
+        with aws_call("ecs:DescribeServices"):
+            response = self._client.describe_services(cluster=cluster, services=[service_arn])
+        current = next((s.get("currentServiceDeployment") for s in response.get("services", [])), None)
+        state = self.describe_service_deployment(str(current)) if current else None
+        return state.lifecycle_stage if state is not None else None
+
     def describe_service_deployment(self, service_deployment_arn: str) -> ServiceDeploymentState | None:
         """The service deployment's status, lifecycle stage and the hooks awaiting action."""
         with aws_call("ecs:DescribeServiceDeployments"):

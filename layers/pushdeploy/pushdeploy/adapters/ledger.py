@@ -276,10 +276,13 @@ class DynamoDbLedger:
         item = self._get(f"SERVICE#{service_arn}", "LATEST")
         return str(item["deploymentId"]) if item else None
 
-    def link_rollback(self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float) -> DeploymentRecord:
-        """Remember that ECS's deployment ``rollback_deployment_id`` rolls back ours; returns what is known of
-        it (an outcome event parked before the link included)."""
-        return self._note(rollback_deployment_id, {"rollbackOf": rolled_back_id}, expires_at)
+    def link_rollback(
+        self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float, stage_reached: str | None = None
+    ) -> DeploymentRecord:
+        """Remember that ECS's deployment ``rollback_deployment_id`` rolls back ours (and the lifecycle stage
+        ours had reached); returns what is known of it (an outcome event parked before the link included)."""
+        fields = {"rollbackOf": rolled_back_id} | ({"stageReached": stage_reached} if stage_reached else {})
+        return self._note(rollback_deployment_id, fields, expires_at)
 
     def park_event(self, event: DeploymentEvent, expires_at: float) -> DeploymentRecord:
         """Keep an outcome event of a deployment not (yet) known to be ours; returns what is known of it
@@ -555,6 +558,7 @@ def _deployment_record(deployment_id: str, item: Mapping[str, Any]) -> Deploymen
         deploy=_history_item(item) if item.get("repository") and item.get("target") else None,
         rollback_of=str(item["rollbackOf"]) if item.get("rollbackOf") else None,
         parked=DeploymentEvent(**parked) if parked else None,
+        stage_reached=str(item["stageReached"]) if item.get("stageReached") else None,
     )
 
 

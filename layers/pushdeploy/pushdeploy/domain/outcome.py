@@ -132,20 +132,27 @@ def outcome_of(event_name: str, *, is_rollback_deployment: bool) -> Outcome | No
 
 
 def outcome_reason(
-    outcome: Outcome, event: DeploymentEvent, *, is_rollback_deployment: bool, failure: str | None = None
+    outcome: Outcome,
+    event: DeploymentEvent,
+    *,
+    is_rollback_deployment: bool,
+    failure: str | None = None,
+    stage: str | None = None,
 ) -> str | None:
-    """Words for the team: why it failed, what it rolled back to (``failure``: the reason ECS gave before)."""
+    """Words for the team: why it failed, what it rolled back to (``failure``: the reason ECS gave before;
+    ``stage``: the lifecycle stage ECS reported when the failure was learnt, if not already in ``failure``)."""
+    at = f" at {stage}" if stage else ""
     if outcome is Outcome.ROLLED_BACK:
         why = f" after it failed ({failure})" if failure else ""
         return (
-            f"ECS rolled the deployment back{why}: the service is on its previous revision again "
+            f"ECS rolled the deployment back{at}{why}: the service is on its previous revision again "
             f"(rollback deployment {event.deployment_id} completed)"
         )
     if outcome is Outcome.ROLLBACK_FAILED:
         why = f" ({failure})" if failure else ""
-        return f"the deployment failed{why} and so did ECS's rollback of it: {event.reason}"
+        return f"the deployment failed{at}{why} and so did ECS's rollback of it: {event.reason}"
     if outcome is Outcome.FAILED:
-        return event.reason or "ECS reported the deployment failed"
+        return (event.reason or "ECS reported the deployment failed") + (f" (at {stage})" if stage else "")
     return None
 
 

@@ -151,7 +151,9 @@ class TrackerLedger(Protocol):
         """The last deployment pushdeploy started on the service."""
         ...
 
-    def link_rollback(self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float) -> DeploymentRecord:
+    def link_rollback(
+        self, rollback_deployment_id: str, rolled_back_id: str, expires_at: float, stage_reached: str | None = None
+    ) -> DeploymentRecord:
         """Remember that an ECS deployment rolls back one of pushdeploy's; returns what is known of it."""
         ...
 
@@ -208,4 +210,12 @@ class Timers(Protocol):
 
     def cancel_timer(self, name: str) -> None:
         """Cancel the timer ``name``; one that already fired or was never set is nothing to cancel."""
+        ...
+
+
+class DeploymentStages(Protocol):
+    """Where a service's deployment is in its strategy's lifecycle (DescribeServiceDeployments)."""
+
+    def stage_reached(self, service_arn: str) -> str | None:
+        """The lifecycle stage ECS reports for the service's current service deployment (None: unknown)."""
         ...

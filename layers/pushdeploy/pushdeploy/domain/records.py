@@ -131,6 +131,7 @@ class DeploymentRecord:
     deploy: HistoryItem | None = None
     rollback_of: str | None = None
     parked: DeploymentEvent | None = None
+    stage_reached: str | None = None  # on a rollback link: the lifecycle stage ECS reported when it began
 
     @property
     def known(self) -> bool:

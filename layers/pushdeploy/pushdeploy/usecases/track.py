@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from pushdeploy.domain.errors import AwsCallError
 from pushdeploy.domain.outcome import (
     ALLOWED_BEFORE,
     COMPLETED,
@@ -23,7 +24,7 @@ from pushdeploy.domain.outcome import (
     render_awaiting,
     render_outcome,
 )
-from pushdeploy.domain.ports import ApprovalLedger, NotificationPublisher, TrackerLedger
+from pushdeploy.domain.ports import ApprovalLedger, DeploymentStages, NotificationPublisher, TrackerLedger
 from pushdeploy.domain.records import DeploymentRecord, HistoryItem, OutcomeUpdate
 from pushdeploy.domain.times import describe_time
 
@@ -46,11 +47,13 @@ class Tracker:
         publisher: NotificationPublisher,
         clock: Callable[[], float] = time.time,
         approvals: ApprovalLedger | None = None,
+        stages: DeploymentStages | None = None,
     ) -> None:
         self._ledger = ledger
         self._publisher = publisher
         self._clock = clock
         self._approvals = approvals  # where each pause of a deployment (a PAUSE hook) is noted
+        self._stages = stages  # where a failing deployment had got to (read once, when the failure is learnt)
 
     def track(self, event: DeploymentEvent | HookEvent) -> dict[str, Any]:
         """Record and announce what ``event`` means for a deploy of ours; ignore everything else."""
@@ -95,7 +98,7 @@ class Tracker:
             ours = self._ledger.latest_deployment_of(event.service_arn)
             if ours is None:
                 return _ignored(f"deployment {event.deployment_id} is of a service pushdeploy has not deployed")
-            known = self._ledger.link_rollback(event.deployment_id, ours, expires)
+            known = self._ledger.link_rollback(event.deployment_id, ours, expires, self._stage(event.service_arn))
             if known.parked:  # its outcome came first: apply it now
                 return self._apply(known.parked, known)
             return {"status": "ROLLING_BACK", "deploymentId": ours, "rollbackDeploymentId": event.deployment_id}
@@ -127,7 +130,13 @@ class Tracker:
             return self._announce(
                 deploy, deployment_id, outcome, deploy.reason, deploy.duration_seconds, at=event.updated_at
             )
-        reason = outcome_reason(outcome, event, is_rollback_deployment=is_rollback, failure=deploy.reason or None)
+        # The stage it reached: read when ECS's failure is first learnt (its FAILED, else its rollback's start).
+        stage = self._stage(event.service_arn) if outcome is Outcome.FAILED else None
+        if is_rollback and deploy.status != Outcome.FAILED.value:
+            stage = record.stage_reached
+        reason = outcome_reason(
+            outcome, event, is_rollback_deployment=is_rollback, failure=deploy.reason or None, stage=stage
+        )
         planned = json.loads(deploy.notification or "{}").get("approval") or {}
         note, _ = approval_summary(deploy.approval, outcome, at=event.updated_at, on_timeout=planned.get("onTimeout"))
         if note:
@@ -142,6 +151,17 @@ class Tracker:
                 deploy.repository, deploy.target, deploy.task_definition_arn or "", outcome.value
             )
         return self._announce(deploy, deployment_id, outcome, reason, duration, at=event.updated_at)
+
+    def _stage(self, service_arn: str) -> str | None:
+        """The lifecycle stage ECS reports for the service's deployment; None when unknown or unreadable (it
+        only adds to the outcome's words, which are announced all the same)."""
+        if self._stages is None:
+            return None
+        try:
+            return self._stages.stage_reached(service_arn)
+        except AwsCallError as exc:
+            logger.warning("Lifecycle stage not read", extra={"serviceArn": service_arn, "error": str(exc)})
+            return None
 
     def _announce(
         self,
