@@ -124,6 +124,12 @@ def _flat(section: dict[str, Any] | None) -> list[str]:
             f"| one target, deploys 1-{window} | {calls['median']:g}, {calls['max']:g} | "
             f"{history['first_own_ms_median']:.2f} |"
         )
+        if "after_cap_own_ms_median" in history:
+            first = history["after_cap_first"]
+            lines.append(
+                f"| one target, deploys {first}-{first + window - 1} (its history at the cap) | "
+                f"{calls['median']:g}, {calls['max']:g} | {history['after_cap_own_ms_median']:.2f} |"
+            )
         lines.append(
             f"| one target, deploys {history['deploys'] - window + 1}-{history['deploys']} | "
             f"{calls['median']:g}, {calls['max']:g} | {history['last_own_ms_median']:.2f} |"
