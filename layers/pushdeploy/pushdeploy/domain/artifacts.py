@@ -25,7 +25,9 @@ IMAGE_MANIFESTS = frozenset(
 IMAGE_INDEXES = frozenset(
     {"application/vnd.docker.distribution.manifest.list.v2+json", "application/vnd.oci.image.index.v1+json"}
 )
-IMAGE_CONFIGS = frozenset({"application/vnd.docker.container.image.v1+json", "application/vnd.oci.image.config.v1+json"})
+IMAGE_CONFIGS = frozenset(
+    {"application/vnd.docker.container.image.v1+json", "application/vnd.oci.image.config.v1+json"}
+)
 # Cosign's tags for what it stores beside an image: sha256-<hex of the image's digest>.sig / .att / .sbom
 ARTIFACT_TAG = re.compile(r"sha256-[0-9a-fA-F]{6,64}\.(sig|att|sbom)")
 _ARTIFACT_KINDS = {"sig": "a signature", "att": "an attestation", "sbom": "an SBOM"}

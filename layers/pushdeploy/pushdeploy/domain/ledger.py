@@ -153,7 +153,8 @@ def judge_push(state: TargetState, push: PushRecord, *, manual: bool, now: float
             return Judgement(
                 Verdict.DUPLICATE,
                 f"version {push.version} is already deployed (tag {deployed.push.tag}, "
-                f"{short_digest(deployed.push.digest)}); tag {push.tag} ({short_digest(push.digest)}) is the same version",
+                f"{short_digest(deployed.push.digest)}); tag {push.tag} ({short_digest(push.digest)}) is the same "
+                "version",
             )
     if claim is not None:
         order = order_pushes(push, claim.push)

@@ -14,12 +14,12 @@ from enum import StrEnum
 from pushdeploy.domain.config import TargetConfig, parse_target_config, target_name
 from pushdeploy.domain.errors import ConfigError, DeployError, InvalidEventError
 from pushdeploy.domain.ledger import ClaimResult, PushRecord, TargetState, Verdict, judge_push
+from pushdeploy.domain.policy import tag_policy
 from pushdeploy.domain.push import ImagePush, Trigger
 from pushdeploy.domain.report import DeployStatus, TargetReport
 from pushdeploy.domain.scope import check_cluster, check_service
 from pushdeploy.domain.service import ServiceState, check_deployable
 from pushdeploy.domain.strategy import DeploymentChange
-from pushdeploy.domain.policy import tag_policy
 from pushdeploy.domain.taskdef import TAG_IMAGE_DIGEST, TAG_IMAGE_TAG, RenderedTaskDefinition
 
 # -- the claim -------------------------------------------------------------------------------------------
