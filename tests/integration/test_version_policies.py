@@ -16,8 +16,9 @@ Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def target(result: dict[str, Any], name: str) -> dict[str, Any]:
-    [found] = [report for report in result["targets"] if report["target"] == name]
-    return found
+    found: list[dict[str, Any]] = [report for report in result["targets"] if report["target"] == name]
+    assert len(found) == 1, found
+    return found[0]
 
 
 def test_a_dry_run_names_the_pattern_that_decided_each_target(
