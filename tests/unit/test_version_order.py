@@ -302,3 +302,14 @@ def test_the_ledger_reads_a_push_recorded_before_versions(ledger: DynamoDbLedger
     # Then the claim's push has no version
     assert state.claim is not None
     assert state.claim.push.version is None
+
+
+def test_a_recorded_version_that_does_not_parse_falls_back_to_push_time() -> None:
+    # Given the ledger holds a version that is not one (written by hand, say)
+    state = TargetState(deployed=deployed(versioned("v1.5.0", T_EARLY, "not-a-version", "b")))
+
+    # When a versioned push arrives later
+    decision = decide(state, versioned("v1.4.2", T_LATE, "1.4.2", "c"))
+
+    # Then push time decides: the later push deploys, rather than the deploy failing
+    assert decision.action is ClaimAction.DEPLOY

@@ -48,8 +48,12 @@ class PushOrder:
 def order_pushes(push: PushRecord, other: PushRecord) -> PushOrder:
     """How ``push`` stands to ``other``: by version when both carry one, else by push time."""
     if push.version is not None and other.version is not None:
-        sign = compare_versions(push.version, other.version)
-        return PushOrder(_ORDERS[sign], by_version=True)
+        try:
+            sign = compare_versions(push.version, other.version)
+        except ValueError:
+            pass  # a recorded version that no longer parses: push time decides, as for an unversioned push
+        else:
+            return PushOrder(_ORDERS[sign], by_version=True)
     sign = (push.pushed_at > other.pushed_at) - (push.pushed_at < other.pushed_at)
     return PushOrder(_ORDERS[sign], by_version=False)
 
