@@ -313,3 +313,35 @@ def test_a_recorded_version_that_does_not_parse_falls_back_to_push_time() -> Non
 
     # Then push time decides: the later push deploys, rather than the deploy failing
     assert decision.action is ClaimAction.DEPLOY
+
+
+RELEASES = st.builds(lambda a, b, c: f"{a}.{b}.{c}", *(st.integers(0, 3),) * 3)
+
+
+@given(
+    pushes=st.lists(st.tuples(RELEASES, st.floats(0, 1e6), st.booleans()), min_size=1, max_size=8),
+)
+def test_any_arrival_order_and_push_times_end_on_the_highest_version(
+    pushes: list[tuple[str, float, bool]],
+) -> None:
+    # Given versioned pushes (some tagged with a v) arriving in any order, at any push times
+    state = TargetState()
+    for index, (version, at, with_v) in enumerate(pushes):
+        record = versioned(("v" if with_v else "") + version, at, version, seed=f"{index:x}", event=f"e{index}")
+        # When each is judged against what runs, and deployed when the rules let it
+        decision = decide(state, record)
+        if decision.action is ClaimAction.DEPLOY:
+            state = TargetState(deployed=deployed(record))
+        else:
+            # Then a push that does not deploy is a lower version (stale) or the same one (duplicate)
+            assert state.deployed is not None
+            sign = compare_versions(version, state.deployed.push.version or "")
+            assert (decision.code, sign <= 0) in {("stale", True), ("duplicate", True)}
+            assert (decision.code == "stale") == (sign < 0)
+
+    # Then the target runs the highest version pushed, and the first push of it
+    assert state.deployed is not None
+    highest = max((version for version, _, _ in pushes), key=lambda v: tuple(int(part) for part in v.split(".")))
+    assert state.deployed.push.version == highest
+    first = next(index for index, (version, _, _) in enumerate(pushes) if version == highest)
+    assert state.deployed.push.event_id == f"e{first}"
