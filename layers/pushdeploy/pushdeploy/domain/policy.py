@@ -18,10 +18,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from fnmatch import fnmatchcase
 from functools import lru_cache
 
 from pushdeploy.domain.errors import ConfigError, shorten
+from pushdeploy.domain.tags import tag_matches
 from pushdeploy.domain.versions import InvalidRangeError, VersionRange, parse_range, tag_version
 
 SEMVER_PREFIX = "semver:"
@@ -57,7 +57,7 @@ class TagPattern:
         if self.kind is PatternKind.REGEX:
             assert self.regex is not None
             return bool(self.regex.fullmatch(tag)), f"does not match {self.text}"
-        return fnmatchcase(tag, self.text), f"does not match {self.text}"
+        return tag_matches((self.text,), tag), f"does not match {self.text}"
 
 
 @dataclass(frozen=True)
