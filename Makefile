@@ -52,8 +52,8 @@ demo: $(VENV)/.installed ## Run the whole flow on a local AWS (moto's server)
 invoke: $(VENV)/.installed ## Run an event file against the local stack: make invoke EVENT=events/ecr-push.json
 	$(PY) -m tools.localaws invoke $(EVENT)
 
-validate-config: $(VENV)/.installed ## Check a target config file: make validate-config FILE=config.json
-	$(PY) -m tools.config validate $(FILE)
+validate-config: $(VENV)/.installed ## Check a target config file: make validate-config FILE=config.json [TAGS="v1.4.2 v1.3.9"]
+	$(PY) -m tools.config validate $(FILE) $(foreach tag,$(TAGS),--tag $(tag))
 
 put-config: $(VENV)/.installed ## Store a target config in a local AWS: make put-config FILE=f.json REPOSITORY=api TARGET=staging ENDPOINT=http://127.0.0.1:PORT
 	$(PY) -m tools.config put $(FILE) --repository $(REPOSITORY) --target $(TARGET) --endpoint-url $(ENDPOINT)

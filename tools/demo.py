@@ -55,6 +55,10 @@ def main() -> int:
             elif scenario.setup == "canary-prod":
                 put_target_config(session, "api", "prod", PROD_CANARY_CONFIG)
                 _print(f"(prod's config now deploys a canary, paused for approval: {json.dumps(PROD_CANARY_CONFIG)})")
+            elif scenario.setup == "semver-prod":
+                put_target_config(session, "api", "prod", PROD_SEMVER_CONFIG)
+                tags, exclude = PROD_SEMVER_CONFIG["tags"], PROD_SEMVER_CONFIG["exclude"]
+                _print(f"(prod's config now follows a version range: tags {tags}, exclude {exclude})")
             seen = _run_scenario(
                 local, stack, session, inbox, number=number, scenario=scenario, deployments=deployments, stamps=stamps
             )
@@ -206,7 +210,31 @@ SCENARIOS = (
         answer="manual-approve.json",
     ),
     Scenario("An image delete (not a push: no rule matches)", ("ecr-delete.json",), "IGNORED", 0, 0),
+    Scenario(
+        "prod follows semver:^1.4 (never 1.4.3); docker push api:v1.5.0 deploys it",
+        ("ecr-push-semver.json",),
+        "DEPLOYING",
+        1,
+        1,
+        setup="semver-prod",
+    ),
+    Scenario(
+        "docker push api:v1.4.9 after v1.5.0: a lower version, whatever its push time, is skipped as stale",
+        ("ecr-push-semver-older.json",),
+        "SKIPPED",
+        0,
+        0,
+    ),
+    Scenario(
+        "cosign pushes v1.5.0's signature (sha256-<digest>.sig): never deployed, nobody told",
+        ("ecr-push-signature.json",),
+        "IGNORED",
+        0,
+        0,
+    ),
 )
+# Version policies: prod takes the 1.x releases from 1.4 on, never the known-bad 1.4.3.
+PROD_SEMVER_CONFIG = {**PROD_CONFIG, "tags": ["semver:^1.4"], "exclude": ["semver:1.4.3"]}
 
 
 class EventStamps:

@@ -25,7 +25,16 @@ EVENTS_DIR = ROOT / "events"
 # The samples the rule must deliver: successful pushes with a non-empty tag. Every other EventBridge
 # sample (untagged, failed, delete, scan) must be filtered out by the pattern.
 DELIVERED_SAMPLES = frozenset(
-    {"ecr-push.json", "ecr-push-prod.json", "ecr-push-no-match.json", "ecr-push-second-tag.json"}
+    {
+        "ecr-push.json",
+        "ecr-push-prod.json",
+        "ecr-push-no-match.json",
+        "ecr-push-second-tag.json",
+        # version policies: a semver tag, an older one pushed later, a signature (the function ignores it)
+        "ecr-push-semver.json",
+        "ecr-push-semver-older.json",
+        "ecr-push-signature.json",
+    }
 )
 
 

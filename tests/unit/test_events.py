@@ -84,6 +84,8 @@ PUSH_SAMPLES = {
     "ecr-push-prod.json": ("v1.4.2", "sha256:" + "9c" * 32, "a7d40c6b-1e55-4f3b-8c2a-90f1e6b3c2d4"),
     "ecr-push-no-match.json": ("feature-login", "sha256:" + "1d" * 32, "0b8e7f31-6a2d-4c9e-b1f4-3d7a5e2c8f90"),
     "ecr-push-second-tag.json": ("build-42", "sha256:" + "4f" * 32, "9d3e2f14-7b6a-4c58-8e01-5a2b3c4d6e7f"),
+    "ecr-push-semver.json": ("v1.5.0", "sha256:" + "15" * 32, "3e9a5d1c-6b2f-4c8e-a0d7-51f4b2c9e6a3"),
+    "ecr-push-semver-older.json": ("v1.4.9", "sha256:" + "49" * 32, "8c2f7e4a-1d9b-4a6c-b3e5-0f7d2a8c4b19"),
 }
 
 
@@ -116,6 +118,7 @@ IGNORED_SAMPLES = {
     "ecr-push-failure.json": "ECR push result FAILURE is not SUCCESS",
     "ecr-delete.json": "ECR action DELETE is not a push",
     "ecr-scan.json": "not an ECR image action: aws.ecr / ECR Image Scan",
+    "ecr-push-signature.json": f"tag sha256-{'15' * 32}.sig is a signature stored beside an image: never deployed",
 }
 
 

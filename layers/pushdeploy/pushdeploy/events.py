@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pushdeploy.domain.artifacts import artifact_reason
 from pushdeploy.domain.errors import InvalidEventError, json_type, quote, quote_list, shorten
 from pushdeploy.domain.names import ACCOUNT_ID, DEPLOYMENT_ID, DIGEST, EVENT_ID, REGION, REPOSITORY, TAG, TARGET
 from pushdeploy.domain.outcome import HOOK_AWAITING_ACTION, DeploymentEvent, HookEvent
@@ -68,7 +69,9 @@ def parse_deploy_event(event: Any, request_id: str = "manual", *, trusted_accoun
         parsed = _parse_ecr_event(body, trusted_account=trusted_account, now=now)
         return replace(parsed, dry_run=True) if dry_run and isinstance(parsed, ImagePush) else parsed
     if "repository" in body or "action" in body:
-        return _parse_manual(body, request_id, dry_run)
+        request = _parse_manual(body, request_id, dry_run)
+        artifact = artifact_reason(request.tag) if isinstance(request, ManualDeployRequest) else None
+        return IgnoredEvent(artifact) if artifact else request
     if "detail-type" in body or "source" in body:
         raise InvalidEventError("EventBridge event must carry both 'source' and 'detail-type'")
     raise InvalidEventError(
@@ -212,6 +215,13 @@ def _parse_ecr_event(event: dict[str, Any], *, trusted_account: str, now: float)
         raise InvalidEventError(f"ECR event field 'region' must be a Region name, got {_described(region)}")
     pushed_at = _event_time(event.get("time"), "time", now)
     event_id = _check(event.get("id"), EVENT_ID, "id", "an event id (up to 128 letters, digits, . _ : -)")
+    artifact = artifact_reason(
+        tag,
+        _text(detail, "manifest-media-type", "detail.manifest-media-type"),
+        _text(detail, "artifact-media-type", "detail.artifact-media-type"),
+    )
+    if artifact is not None:
+        return IgnoredEvent(artifact)  # a signature, attestation or SBOM: never deployed, whatever the patterns
     return ImagePush(
         repository=repository,
         tag=tag,

@@ -582,7 +582,8 @@ def _value(python_value: Any) -> Any:
 
 
 def _push_to_item(push: PushRecord) -> dict[str, Any]:
-    return {"digest": push.digest, "tag": push.tag, "pushedAt": push.pushed_at, "eventId": push.event_id}
+    item = {"digest": push.digest, "tag": push.tag, "pushedAt": push.pushed_at, "eventId": push.event_id}
+    return item | ({"version": push.version} if push.version is not None else {})
 
 
 def _claim_to_item(claim: Claim) -> dict[str, Any]:
@@ -673,4 +674,11 @@ def _state(item: Mapping[str, Any]) -> TargetState:
 
 
 def _push(item: Mapping[str, Any]) -> PushRecord:
-    return PushRecord(str(item["digest"]), str(item["tag"]), float(item["pushedAt"]), str(item["eventId"]))
+    version = item.get("version")
+    return PushRecord(
+        str(item["digest"]),
+        str(item["tag"]),
+        float(item["pushedAt"]),
+        str(item["eventId"]),
+        str(version) if version is not None else None,
+    )

@@ -24,6 +24,7 @@ from pushdeploy.domain.names import (
     service_cluster,
     target_name,
 )
+from pushdeploy.domain.policy import tag_policy
 from pushdeploy.domain.strategy import (
     ApprovalSettings,
     DeploymentSettings,
@@ -61,6 +62,7 @@ KNOWN_FIELDS = frozenset(
         "slackWebhook",
         "deployment",
         "approval",
+        "exclude",
     }
 )
 CREATE_FIELDS = frozenset(
@@ -109,6 +111,7 @@ class TargetConfig:
     slack_webhook: str | None = None  # a parameter name under the stack's SlackWebhookPath
     deployment: DeploymentSettings | None = None  # how the service deploys (None: its own settings, untouched)
     approval: ApprovalSettings | None = None  # a PAUSE hook a person answers
+    exclude: tuple[str, ...] = ()  # tag patterns that never deploy, whatever ``tags`` says (domain.policy)
 
 
 @lru_cache(maxsize=1024)
@@ -178,6 +181,8 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
     tags = _string_list(parameter, "tags", document["tags"])
     if not tags:
         raise ConfigError(parameter, "field 'tags' must list at least one tag pattern, e.g. [\"staging-*\"]")
+    exclude = _string_list(parameter, "exclude", document["exclude"]) if "exclude" in document else ()
+    tag_policy(parameter, tags, exclude)  # every pattern checked (and compiled once) now: ConfigError names it
 
     containers: tuple[str, ...] | None = None
     if document.get("containers") is not None:
@@ -249,6 +254,7 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         slack_webhook=slack_webhook,
         deployment=deployment,
         approval=approval,
+        exclude=exclude,
     )
 
 

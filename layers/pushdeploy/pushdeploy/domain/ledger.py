@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from pushdeploy.domain.names import short_digest
+from pushdeploy.domain.order import describe_push, order_pushes, stale_reason
 from pushdeploy.domain.times import describe_time
 
 CLAIM_LEASE_SECONDS = 300  # longer than the function's timeout: a crashed deploy's claim lapses by itself
@@ -29,6 +30,7 @@ class PushRecord:
     tag: str
     pushed_at: float  # epoch seconds: the push event's time, or the moment a manual deploy was asked for
     event_id: str
+    version: str | None = None  # the tag's semantic version, when the target orders by version (domain.policy)
 
 
 @dataclass(frozen=True)
@@ -126,37 +128,44 @@ def judge_push(state: TargetState, push: PushRecord, *, manual: bool, now: float
         claim = None  # our own earlier attempt, which crashed or timed out: take over
     deployed = state.deployed
     if not manual and deployed is not None:
+        # Newer or older by version when both pushes carry one, else by push time (domain.order).
+        order = order_pushes(push, deployed.push)
+        running = deployed.outcome in {None, "COMPLETED"}
         # An image whose deployment failed or was rolled back is not "deployed": a later push of it may retry.
-        if deployed.push.digest == push.digest and deployed.outcome in {None, "COMPLETED"}:
+        if deployed.push.digest == push.digest and running:
             if not deployed.notified:
                 return Judgement(Verdict.RENOTIFY, "deployed, but its notification was not published")
-            if push.pushed_at > deployed.push.pushed_at:
+            if order.newer:
                 # The newest push is what counts for "newest wins", even when its image already runs.
                 return Judgement(
                     Verdict.REFRESH,
-                    f"{short_digest(push.digest)} is already deployed (tag {deployed.push.tag}); tag {push.tag} "
-                    f"(pushed {describe_time(push.pushed_at)}) is recorded as its newest push",
+                    f"{short_digest(push.digest)} is already deployed (tag {deployed.push.tag}); "
+                    f"{describe_push(push, by_version=order.by_version)} is recorded as its newest push",
                 )
             return Judgement(
                 Verdict.DUPLICATE,
                 f"{short_digest(push.digest)} is already deployed (tag {deployed.push.tag}, "
                 f"{describe_time(deployed.deployed_at)})",
             )
-        if deployed.push.pushed_at > push.pushed_at:
+        if order.older:
+            return Judgement(Verdict.STALE, stale_reason(push, deployed.push, order, "is deployed"))
+        if order.same_version and running:
             return Judgement(
-                Verdict.STALE,
-                f"stale: tag {push.tag} (pushed {describe_time(push.pushed_at)}) is older than tag "
-                f"{deployed.push.tag} (pushed {describe_time(deployed.push.pushed_at)}), which is deployed",
+                Verdict.DUPLICATE,
+                f"version {push.version} is already deployed (tag {deployed.push.tag}, "
+                f"{short_digest(deployed.push.digest)}); tag {push.tag} ({short_digest(push.digest)}) is the same "
+                "version",
             )
     if claim is not None:
+        order = order_pushes(push, claim.push)
         # A newer push of the digest in flight waits for it (then refreshes), so that its time is not lost.
-        if not manual and claim.push.digest == push.digest and claim.push.pushed_at >= push.pushed_at:
+        if not manual and claim.push.digest == push.digest and not order.newer:
             return Judgement(Verdict.DUPLICATE, f"{short_digest(push.digest)} is being deployed (tag {claim.push.tag})")
-        if not manual and claim.push.pushed_at > push.pushed_at:
+        if not manual and order.older:
+            return Judgement(Verdict.STALE, stale_reason(push, claim.push, order, "is being deployed"))
+        if not manual and order.same_version:
             return Judgement(
-                Verdict.STALE,
-                f"stale: tag {push.tag} (pushed {describe_time(push.pushed_at)}) is older than tag "
-                f"{claim.push.tag} (pushed {describe_time(claim.push.pushed_at)}), which is being deployed",
+                Verdict.DUPLICATE, f"version {push.version} is being deployed (tag {claim.push.tag}): the same version"
             )
         return Judgement(Verdict.BUSY, f"tag {claim.push.tag} is being deployed; waiting for it to finish")
     return Judgement(Verdict.PROCEED)

@@ -14,12 +14,12 @@ from enum import StrEnum
 from pushdeploy.domain.config import TargetConfig, parse_target_config, target_name
 from pushdeploy.domain.errors import ConfigError, DeployError, InvalidEventError
 from pushdeploy.domain.ledger import ClaimResult, PushRecord, TargetState, Verdict, judge_push
+from pushdeploy.domain.policy import tag_policy
 from pushdeploy.domain.push import ImagePush, Trigger
 from pushdeploy.domain.report import DeployStatus, TargetReport
 from pushdeploy.domain.scope import check_cluster, check_service
 from pushdeploy.domain.service import ServiceState, check_deployable
 from pushdeploy.domain.strategy import DeploymentChange
-from pushdeploy.domain.tags import tag_matches
 from pushdeploy.domain.taskdef import TAG_IMAGE_DIGEST, TAG_IMAGE_TAG, RenderedTaskDefinition
 
 # -- the claim -------------------------------------------------------------------------------------------
@@ -317,6 +317,11 @@ class Admission:
     report: TargetReport
     config: TargetConfig | None = None
 
+    @property
+    def push(self) -> ImagePush:
+        """The push as this target sees it: with the tag's version when the target orders by version."""
+        return self.report.push
+
 
 def admit_target(
     push: ImagePush,
@@ -344,9 +349,15 @@ def admit_target(
         parameter=parameter,
         slack_webhook=config.slack_webhook,
     )
-    if not tag_matches(config.tags, push.tag):
-        reason = f"tag {push.tag} does not match the target's tags {list(config.tags)}"
-        return Admission(replace(base, code="no-match", reason=reason))
+    try:
+        match = tag_policy(parameter, config.tags, config.exclude).match(push.tag)
+    except ConfigError as exc:  # a config built without parse_target_config (which checks its patterns)
+        return Admission(replace(base, status=DeployStatus.FAILED, reason=str(exc), code=exc.code))
+    if push.dry_run:
+        base = replace(base, extra={"tagPolicy": match.reason})  # the dry run says which pattern decided
+    if not match.matched:
+        return Admission(replace(base, code="no-match", reason=match.reason))
+    base = replace(base, push=replace(push, version=match.version))
     try:
         check_cluster(config.cluster, allowed_clusters, account=account, region=region)
         check_service(config.service, account=account, region=region)
@@ -404,6 +415,7 @@ def planned_report(base: TargetReport, plan: TargetPlan, warnings: tuple[str, ..
         warnings=warnings,
         reason=f"dry run: would {plan.reason}",
         extra={
+            **base.extra,
             "dryRun": True,
             "steps": [{"step": step.kind.value, "description": step.description} for step in plan.steps],
             "taskDefinition": plan.rendered.request,

@@ -33,6 +33,7 @@ class ImagePush:
     targets: tuple[str, ...] | None = None  # a manual deploy may name the targets it is meant for
     dry_run: bool = False  # plan only: nothing registered, updated, recorded or published
     requested_by: str | None = None  # who asked for a manual deploy, when the request says
+    version: str | None = None  # the tag's semantic version, set per target when its policy orders by version
 
     @property
     def repository_uri(self) -> str:
@@ -42,7 +43,7 @@ class ImagePush:
     @property
     def record(self) -> PushRecord:
         """What the deploy ledger keeps of this push."""
-        return PushRecord(self.digest, self.tag, self.pushed_at, self.event_id)
+        return PushRecord(self.digest, self.tag, self.pushed_at, self.event_id, self.version)
 
     @property
     def image_uri(self) -> str:

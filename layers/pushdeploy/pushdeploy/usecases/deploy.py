@@ -190,6 +190,7 @@ class Deployer:
             region=self._region,
         )
         config, base = admission.config, admission.report
+        push = admission.push  # with the tag's version when the target orders by version
         if config is None:
             return self._recorder.failed_once(base, self._announcer) if base.status is DeployStatus.FAILED else base
         if push.dry_run:
