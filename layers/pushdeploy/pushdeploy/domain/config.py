@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from pushdeploy.domain.accounts import ACCOUNT_FIELDS, TargetAccount, parse_account_fields
 from pushdeploy.domain.errors import ConfigError, json_type, quote, quote_list, quote_name, shorten
 from pushdeploy.domain.names import (
     ECS_ARN,
@@ -61,6 +62,7 @@ KNOWN_FIELDS = frozenset(
         "slackWebhook",
         "deployment",
         "approval",
+        *ACCOUNT_FIELDS,
     }
 )
 CREATE_FIELDS = frozenset(
@@ -109,6 +111,7 @@ class TargetConfig:
     slack_webhook: str | None = None  # a parameter name under the stack's SlackWebhookPath
     deployment: DeploymentSettings | None = None  # how the service deploys (None: its own settings, untouched)
     approval: ApprovalSettings | None = None  # a PAUSE hook a person answers
+    account: TargetAccount = field(default_factory=TargetAccount)  # workload account and Region (default: own)
 
 
 @lru_cache(maxsize=1024)
@@ -249,6 +252,7 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         slack_webhook=slack_webhook,
         deployment=deployment,
         approval=approval,
+        account=parse_account_fields(parameter, document),
     )
 
 

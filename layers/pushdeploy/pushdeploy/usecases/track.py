@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import Any, overload
 
 from aws_lambda_powertools import Logger
 
+from pushdeploy.domain.accounts import pull_hint, scoped_deployment_id
+from pushdeploy.domain.names import account_of
 from pushdeploy.domain.outcome import (
     ALLOWED_BEFORE,
     COMPLETED,
@@ -46,7 +49,11 @@ class Tracker:
         publisher: NotificationPublisher,
         clock: Callable[[], float] = time.time,
         approvals: ApprovalLedger | None = None,
+        own_account: str | None = None,
     ) -> None:
+        # An event of a workload account is correlated by its account and deployment id: ECS deployment ids
+        # are unique per account only (domain.accounts.scoped_deployment_id).
+        self._own_account = own_account
         self._ledger = ledger
         self._publisher = publisher
         self._clock = clock
@@ -55,7 +62,9 @@ class Tracker:
     def track(self, event: DeploymentEvent | HookEvent) -> dict[str, Any]:
         """Record and announce what ``event`` means for a deploy of ours; ignore everything else."""
         if isinstance(event, HookEvent):
+            event = replace(event, deployment_id=self._scoped(event.deployment_id, event.service_arn))
             return self._paused(event)
+        event = replace(event, deployment_id=self._scoped(event.deployment_id, event.service_arn))
         record = self._ledger.find_deployment(event.deployment_id)
         if record is None or not record.known:
             return self._unknown(event)
@@ -132,6 +141,11 @@ class Tracker:
         note, _ = approval_summary(deploy.approval, outcome, at=event.updated_at, on_timeout=planned.get("onTimeout"))
         if note:
             reason = f"{reason}; {note}" if reason else note
+        hint = pull_hint(
+            f"{event.reason} {deploy.reason or ''}", deploy.image, account_of(deploy.service_arn or event.service_arn)
+        )
+        if hint and outcome.failed:
+            reason = f"{reason}; {hint}" if reason else hint
         # Clocks differ (ECS's event time vs the push's): a duration is never negative.
         duration = round(max(0.0, event.updated_at - deploy.pushed_at), 1) if deploy.pushed_at else None
         update = OutcomeUpdate(outcome.value, describe_time(event.updated_at), reason, duration)
@@ -171,6 +185,15 @@ class Tracker:
         self._ledger.mark_outcome_notified(deployment_id)
         logger.info("Deployment outcome", extra={"deploymentId": deployment_id, "outcome": outcome.value})
         return {"status": outcome.published, "deploymentId": deployment_id, "reason": reason}
+
+    @overload
+    def _scoped(self, deployment_id: str, service_arn: str) -> str: ...
+    @overload
+    def _scoped(self, deployment_id: str | None, service_arn: str) -> str | None: ...
+    def _scoped(self, deployment_id: str | None, service_arn: str) -> str | None:
+        account = account_of(service_arn)
+        foreign = account if self._own_account is not None and account not in {None, self._own_account} else None
+        return scoped_deployment_id(deployment_id, foreign)
 
 
 def _ignored(reason: str) -> dict[str, Any]:
