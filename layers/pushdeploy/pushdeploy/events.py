@@ -231,7 +231,7 @@ def _parse_ecr_event(
         raise InvalidEventError(
             f"ECR event field 'account' is {account}: a push from another account's registry is refused; "
             f"this pushdeploy deploys images of its own account ({trusted_account})"
-            + (f" and of TrustedAccounts ({quote_list(trusted_accounts)})" if trusted_accounts else "")
+            + (f" and of TrustedAccounts ({', '.join(trusted_accounts)})" if trusted_accounts else "")
             + " only"
         )
     if not isinstance(region, str) or not REGION.fullmatch(region):
