@@ -235,7 +235,6 @@ def parameter_values(template: Mapping[str, Any], given: Mapping[str, str]) -> d
     return values
 
 
-NO_VALUE: Any = object()  # Ref AWS::NoValue: the list item or property is left out
 _SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
 
@@ -243,21 +242,13 @@ def resolve_intrinsics(node: Any, values: StackValues) -> Any:
     """``node`` with Ref, Fn::Sub, Fn::Join, Fn::Split, Fn::Select and Fn::GetAtt evaluated, and the condition
     functions (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition) as booleans."""
     if isinstance(node, list):
-        items = [resolve_intrinsics(item, values) for item in node]
-        return [item for item in items if item is not NO_VALUE]
+        return [resolve_intrinsics(item, values) for item in node]
     if not isinstance(node, Mapping):
         return node
     if len(node) == 1:
         [(name, argument)] = node.items()
-        if name == "Ref" and argument == "AWS::NoValue":
-            return NO_VALUE
         if name == "Ref":
             return values.ref(str(argument))
-        if name == "Fn::If":
-            condition, when_true, when_false = argument
-            return resolve_intrinsics(
-                when_true if resolve_intrinsics({"Condition": condition}, values) else when_false, values
-            )
         if name == "Fn::GetAtt":
             logical_id, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
             return values.get_att(str(logical_id), str(attribute))
