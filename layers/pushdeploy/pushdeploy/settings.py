@@ -63,6 +63,21 @@ class Settings:
         )
 
 
+@dataclass(frozen=True)
+class RegistryTrust:
+    """Whose registries' pushes the deploy function takes besides the stack's own account's: TrustedAccounts,
+    or every account of the OrganizationId."""
+
+    accounts: tuple[str, ...] = ()
+    organization: bool = False
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> RegistryTrust:
+        """Read TRUSTED_ACCOUNTS and ORGANIZATION_ID (``os.environ`` by default)."""
+        env = os.environ if environ is None else environ
+        return cls(_accounts(env, "TRUSTED_ACCOUNTS"), bool(env.get("ORGANIZATION_ID")))
+
+
 def _accounts(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """A comma-separated list of 12-digit account ids (empty: none)."""
     accounts = tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())

@@ -22,7 +22,7 @@ from pushdeploy.adapters.ssm import SecretParameterCatalog, TargetConfigStore
 from pushdeploy.adapters.sts import RoleCredentials, WorkloadRoles
 from pushdeploy.domain.accounts import TargetLocation
 from pushdeploy.entrypoint import DeployEntryPoint
-from pushdeploy.settings import Settings, SlackApprovalSettings, SlackSettings, TrackerSettings
+from pushdeploy.settings import RegistryTrust, Settings, SlackApprovalSettings, SlackSettings, TrackerSettings
 from pushdeploy.usecases.approvals import Approvals, SlackApprovals
 from pushdeploy.usecases.deploy import BUSY_WAIT_SECONDS, Deployer
 from pushdeploy.usecases.rollback import TargetOperations
@@ -270,7 +270,7 @@ def reset(seams: Seams | None = None) -> None:
     the benchmark vary time and clients this way; ``reset()`` puts the defaults back)."""
     global _seams  # noqa: PLW0603 - the composition root's one piece of state
     _seams = seams or Seams()
-    for built in (entry_point, tracker, slack_notifier, slack_approvals, registry_trust):
+    for built in (entry_point, tracker, slack_notifier, slack_approvals):
         built.cache_clear()
 
 
@@ -280,19 +280,10 @@ def tracker() -> Tracker:
     return build_tracker(TrackerSettings.from_environment())
 
 
-@dataclass(frozen=True)
-class RegistryTrust:
-    """Whose registries' pushes the deploy function takes (besides the stack's own account's)."""
-
-    accounts: tuple[str, ...] = ()
-    organization: bool = False
-
-
-@cache
 def registry_trust() -> RegistryTrust:
-    """The stack's TrustedAccounts and OrganizationId, as the deploy function's environment says."""
-    settings = Settings.from_environment()
-    return RegistryTrust(settings.trusted_accounts, settings.organization_id is not None)
+    """The stack's TrustedAccounts and OrganizationId, as the deploy function's environment says (read on each
+    event: a few variables, no AWS call)."""
+    return RegistryTrust.from_environment()
 
 
 @cache
