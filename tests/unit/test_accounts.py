@@ -28,19 +28,23 @@ from pushdeploy.domain.accounts import (
     target_location,
 )
 from pushdeploy.domain.errors import ClusterNotFoundError, ConfigError, InvalidEventError
-from pushdeploy.domain.outcome import COMPLETED, DeploymentEvent
+from pushdeploy.domain.messages import render_notification
+from pushdeploy.domain.outcome import COMPLETED, DeploymentEvent, HookEvent
 from pushdeploy.domain.push import ImagePush, Trigger
+from pushdeploy.domain.records import history_item
 from pushdeploy.domain.report import DeployStatus
 from pushdeploy.domain.requests import ManualDeployRequest, RollbackRequest
 from pushdeploy.domain.service import ServiceState
 from pushdeploy.domain.times import parse_time
 from pushdeploy.events import parse_deploy_event
+from pushdeploy.usecases.approvals import Approvals
 from pushdeploy.usecases.deploy import Deployer
 from pushdeploy.usecases.targets import TargetClients
 from pushdeploy.usecases.track import Tracker
 from tests.fakes import FakeConfigs, FakeEcs, FakeImages, FakeParameters, FakePublisher, InMemoryLedger
 from tests.helpers import load_event
-from tests.unit.builders import described_task_definition
+from tests.unit.builders import deploying_report, described_task_definition
+from tests.unit.test_approvals import HOOK, ApprovingLedger, PausingEcs
 from tools.template import load_template
 
 CENTRAL, REGISTRY, WORKLOAD, OTHER = "123456789012", "111111111111", "222222222222", "333333333333"
@@ -525,3 +529,58 @@ def test_the_bus_policy_fits_the_limit_for_the_organization_and_for_280_accounts
     # Then the organization's is small whatever its size, 280 accounts fit, 300 do not
     assert len(organization) < 400
     assert len(fits) <= BUS_POLICY_LIMIT < len(too_many)
+
+
+# --- approvals in a workload account --------------------------------------------------------------------
+
+
+def test_a_pause_in_the_workload_account_is_answered_there_naming_the_registry() -> None:
+    # Given a canary of the registry's api paused in the workload account (its ECS event names that account)
+    ledger, publisher, central, workload = ApprovingLedger(), FakePublisher(), PausingEcs(), PausingEcs()
+    config = json.loads(PROD_CONFIG) | {
+        "deployment": {"strategy": "CANARY", "circuitBreaker": {"enable": False}},
+        "approval": {"stage": "PRE_PRODUCTION_TRAFFIC_SHIFT"},
+    }
+    push = foreign_push()
+    location = target_location(TargetAccount(WORKLOAD, None, "prod"), own_account=CENTRAL, own_region=REGION)
+    service_arn = f"arn:aws:ecs:{REGION}:{WORKLOAD}:service/main/api"
+    report = replace(deploying_report(push, "prod"), location=location)
+    message = render_notification(report, time="2026-11-20T10:20:05Z").message
+    ledger.add_history(history_item(report, recorded_at=NOW, service_arn=service_arn, notification=json.dumps(message)))
+    tracker = Tracker(ledger=ledger, publisher=publisher, clock=Clock(), approvals=ledger, own_account=CENTRAL)
+    sessions: list[str] = []
+
+    def clients_for_target(where: TargetLocation, session_name: str) -> TargetClients:
+        sessions.append(f"{where.account} {session_name}")
+        return TargetClients(ecs=fake_ecs(WORKLOAD, REGISTRY), parameters=FakeParameters(), control=workload)
+
+    approvals = Approvals(
+        configs=FakeConfigs({f"/pushdeploy/{REGISTRY}/api/prod": json.dumps(config)}),
+        ledger=ledger,
+        approvals=ledger,
+        control=central,
+        clock=Clock(),
+        account=CENTRAL,
+        region=REGION,
+        allowed_accounts=(WORKLOAD,),
+        clients_for_target=clients_for_target,
+    )
+    deployment = "ecs-svc/1234567890123456789"
+    sd_arn = f"arn:aws:ecs:{REGION}:{WORKLOAD}:service-deployment/main/api/Abc123"
+    paused = HookEvent(
+        "HOOK_AWAITING_ACTION", service_arn, sd_arn, HOOK, "PRE_PRODUCTION_TRAFFIC_SHIFT", None, NOW, deployment
+    )
+
+    # When the tracker announces the pause and the console request it suggests is sent
+    awaiting = tracker.track(paused)
+    approve = publisher.published[-1].message["approval"]["approve"]
+    request = parse(approve | {"requestedBy": "alice"})
+    result = approvals.decide(request)
+
+    # Then the suggested request names the registry, and the workload account's ECS is told to continue
+    assert awaiting["status"] == "AWAITING_APPROVAL"
+    assert approve["registry"] == REGISTRY
+    assert result["status"] == "APPROVED"
+    assert workload.calls == [(sd_arn, HOOK, "CONTINUE")]
+    assert central.calls == []
+    assert sessions == [f"{WORKLOAD} pushdeploy@prod.{REGISTRY}-api.approve-{int(NOW)}"]

@@ -105,13 +105,16 @@ def parse_approval_request(event: Any) -> ApprovalRequest | None:
     if not isinstance(event, dict) or event.get("action") not in APPROVAL_ACTIONS:
         return None
     action = str(event["action"])
-    unknown = sorted(set(event) - {"action", "repository", "target", "requestedBy"})
+    unknown = sorted(set(event) - {"action", "repository", "target", "requestedBy", "registry"})
     if unknown:
         raise InvalidEventError(
             f"manual {action}: unknown field(s) {quote_list(unknown, render=shorten)}; it takes repository, target "
             "and requestedBy"
         )
     repository = _check(event.get("repository"), REPOSITORY, "repository", "an ECR repository name")
+    if event.get("registry") is not None:  # a foreign registry's repository: its config path
+        registry = _check(event["registry"], ACCOUNT_ID, "registry", "the 12-digit account id of the registry")
+        repository = repository_key(repository, registry)
     target = _check(event.get("target"), TARGET, "target", "a target name")
     requested_by = event.get("requestedBy")
     if not isinstance(requested_by, str) or not 0 < len(requested_by.strip()) <= 128:

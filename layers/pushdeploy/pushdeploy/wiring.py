@@ -26,7 +26,7 @@ from pushdeploy.settings import RegistryTrust, Settings, SlackApprovalSettings, 
 from pushdeploy.usecases.approvals import Approvals, SlackApprovals
 from pushdeploy.usecases.deploy import BUSY_WAIT_SECONDS, Deployer
 from pushdeploy.usecases.rollback import TargetOperations
-from pushdeploy.usecases.targets import TargetClients
+from pushdeploy.usecases.targets import TargetClients, TargetClientsFactory
 from pushdeploy.usecases.track import Tracker
 
 if TYPE_CHECKING:  # the notifier's modules are imported by its own function only, never on a push
@@ -240,6 +240,7 @@ def build_entry_point(
             config_prefix=settings.config_prefix,
             config_cache_seconds=settings.config_cache_seconds,
             seams=seams,
+            workload=Workload(settings.account_id, settings.region, settings.allowed_accounts, workload),
         ),
     )
 
@@ -336,9 +337,12 @@ def build_approvals(
     config_prefix: str,
     config_cache_seconds: int,
     seams: Seams | None = None,
+    workload: Workload | None = None,
 ) -> Approvals:
-    """Wire the approvals use case (console and Slack answers to a paused deployment)."""
+    """Wire the approvals use case (console and Slack answers to a paused deployment); with ``workload``, a
+    target in a workload account is answered there."""
     seams = seams or _seams
+    workload = workload or Workload()
     ledger = DynamoDbLedger(client("dynamodb", config=seams.client_config), table_name)
     return Approvals(
         configs=TargetConfigStore(client("ssm", config=seams.client_config), config_prefix, config_cache_seconds),
@@ -346,7 +350,21 @@ def build_approvals(
         approvals=ledger,
         control=EcsServices(client("ecs", config=seams.client_config), sleep=seams.sleep),
         clock=seams.clock,
+        account=workload.account,
+        region=workload.region,
+        allowed_accounts=workload.allowed_accounts,
+        clients_for_target=workload.clients,
     )
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Where the approvals use case may act besides the stack's own account (see ``WorkloadClients``)."""
+
+    account: str | None = None
+    region: str = ""
+    allowed_accounts: tuple[str, ...] = ()
+    clients: TargetClientsFactory | None = None
 
 
 def build_slack_approvals(

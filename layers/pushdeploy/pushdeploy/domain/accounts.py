@@ -159,6 +159,14 @@ def scoped_deployment_id(deployment_id: str | None, account: str | None) -> str 
     return f"{account}:{deployment_id}"
 
 
+def ecs_deployment_id(deployment_id: str | None) -> str | None:
+    """The ECS deployment id of a ledger key (``scoped_deployment_id`` undone), as people and ECS know it."""
+    if deployment_id is None:
+        return None
+    account, separator, rest = deployment_id.partition(":")
+    return rest if separator and ACCOUNT_ID.fullmatch(account) else deployment_id
+
+
 def trusted_registry(account: str, *, own_account: str, trusted: Sequence[str], organization: bool) -> bool:
     """Whether a push from ``account``'s registry is one this stack deploys: its own, one of TrustedAccounts,
     or, with an OrganizationId, any account the event bus admitted (its policy is the organization's)."""

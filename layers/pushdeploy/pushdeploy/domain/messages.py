@@ -47,6 +47,8 @@ def render_notification(report: TargetReport, *, time: str, region: str | None =
     }
     if region:
         message["region"] = region
+    if push.registry_account:
+        message["registryAccount"] = push.registry_account  # the repository's config path: its account first
     location = report.location
     if location is not None and location.named:
         message["region"] = location.region

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pushdeploy.domain.accounts import scoped_deployment_id
+from pushdeploy.domain.accounts import ecs_deployment_id, scoped_deployment_id
 from pushdeploy.domain.outcome import ApprovalState, DeploymentEvent
 from pushdeploy.domain.report import TargetReport
 from pushdeploy.domain.times import describe_time
@@ -82,7 +82,7 @@ class HistoryItem:
             "serviceArn": self.service_arn,
             "taskDefinitionArn": self.task_definition_arn,
             "previousTaskDefinitionArn": self.previous_task_definition_arn,
-            "deploymentId": self.deployment_id,
+            "deploymentId": ecs_deployment_id(self.deployment_id),
             "eventId": self.event_id,
             "pushedAt": self.pushed_at,
             "reason": self.reason,

@@ -10,7 +10,7 @@ from typing import Any, overload
 
 from aws_lambda_powertools import Logger
 
-from pushdeploy.domain.accounts import pull_hint, scoped_deployment_id
+from pushdeploy.domain.accounts import ecs_deployment_id, pull_hint, scoped_deployment_id
 from pushdeploy.domain.names import account_of
 from pushdeploy.domain.outcome import (
     ALLOWED_BEFORE,
@@ -212,6 +212,6 @@ def _minimal_message(deploy: HistoryItem, deployment_id: str) -> dict[str, Any]:
         "service": deploy.service,
         "taskDefinitionArn": deploy.task_definition_arn,
         "previousTaskDefinitionArn": deploy.previous_task_definition_arn,
-        "deploymentId": deployment_id,
+        "deploymentId": ecs_deployment_id(deployment_id),
         "trigger": deploy.trigger,
     }
