@@ -20,10 +20,11 @@ from botocore.config import Config
 from pushdeploy.adapters.sts import RoleCredentials
 from pushdeploy.domain.accounts import workload_role_arn
 from pushdeploy.wiring import RegionalClients, regional_clients_of
-from tools.sample_world import CONFIG_PREFIX, create_deploy_table, push_image, task_definition
+from tools.sample_accounts import CENTRAL, REGION, REGISTRY, WORKLOAD, put_config, seed_accounts, session_in
+from tools.sample_world import create_deploy_table
 
-CENTRAL, REGISTRY, WORKLOAD, OUTSIDE = "123456789012", "111111111111", "222222222222", "444444444444"
-REGION = "us-east-1"
+OUTSIDE = "444444444444"
+__all__ = ["CENTRAL", "OUTSIDE", "REGION", "REGISTRY", "WORKLOAD", "put_config", "session_in"]
 ROOT = Path(__file__).resolve().parent.parent
 PROD_CONFIG: dict[str, Any] = {
     "cluster": "prod",
@@ -34,18 +35,6 @@ PROD_CONFIG: dict[str, Any] = {
     "accountAlias": "prod",
     "secrets": {"DATABASE_URL": "/api/prod/DATABASE_URL"},
 }
-
-
-def session_in(account: str, name: str = "test-setup") -> boto3.Session:
-    """A session acting in ``account`` (moto: through an assumed role of that account)."""
-    sts = boto3.client("sts", region_name=REGION)
-    issued = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName=name)["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=issued["AccessKeyId"],
-        aws_secret_access_key=issued["SecretAccessKey"],
-        aws_session_token=issued["SessionToken"],
-        region_name=REGION,
-    )
 
 
 @dataclass(frozen=True)
@@ -122,45 +111,19 @@ class ThreeAccounts:
 
 
 def seed_three_accounts(central: boto3.Session) -> ThreeAccounts:
-    """The central stack's topic, ledger and configs; the registry's api repository; the workload's prod
-    cluster and service (its api container from the registry), and its secret parameter."""
-    registry, workload = session_in(REGISTRY), session_in(WORKLOAD)
-    repository = registry.client("ecr").create_repository(repositoryName="api")["repository"]
-    digests = {tag: push_image(registry, "api", tag, seed) for tag, seed in (("v1.4.1", "3"), ("v2.0.0", "7"))}
-    # The central account's own api repository: same name, another registry.
-    central.client("ecr").create_repository(repositoryName="api")
-    ecs = workload.client("ecs")
-    ecs.create_cluster(clusterName="prod")
-    definition = task_definition("api-prod", repository["repositoryUri"], "v1.4.1")
-    for role in ("taskRoleArn", "executionRoleArn"):  # the workload's own roles
-        if role in definition:
-            definition[role] = definition[role].replace(CENTRAL, WORKLOAD)
-    registered = ecs.register_task_definition(**definition)
-    arn = registered["taskDefinition"]["taskDefinitionArn"]
-    ecs.create_service(
-        cluster="prod",
-        serviceName="api",
-        taskDefinition=arn,
-        desiredCount=1,
-        deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
-    )
-    workload.client("ssm").put_parameter(Name="/api/prod/DATABASE_URL", Value="postgres://prod", Type="SecureString")
+    """The central stack's topic, ledger and own api repository; the registry's api repository; the
+    workload's prod cluster and service (its api container from the registry), and its secret parameter."""
+    accounts = seed_accounts("prod")
+    central.client("ecr").create_repository(repositoryName="api")  # same name, another registry
     return ThreeAccounts(
         topic_arn=central.client("sns").create_topic(Name="pushdeploy")["TopicArn"],
         table_name=create_deploy_table(central),
-        registry_image=repository["repositoryUri"],
-        digests=digests,
-        workload_task_definition=arn,
-        workload=workload,
-        registry=registry,
+        registry_image=accounts.registry_image,
+        digests=accounts.digests,
+        workload_task_definition=accounts.workload_task_definition,
+        workload=accounts.workload,
+        registry=accounts.registry,
     )
-
-
-def put_config(central: boto3.Session, path: str, config: dict[str, Any]) -> str:
-    """Store a target config at ``<prefix>/<path>`` in the central account."""
-    name = f"{CONFIG_PREFIX}/{path}"
-    central.client("ssm").put_parameter(Name=name, Value=json.dumps(config), Type="String", Overwrite=True)
-    return name
 
 
 def forwarded_push(tag: str, digest: str, *, account: str = REGISTRY, event_id: str = "") -> dict[str, Any]:
