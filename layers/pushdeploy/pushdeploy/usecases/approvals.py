@@ -120,9 +120,12 @@ class Approvals:
         location = target_location(config.account, own_account=self._account, own_region=self._region)
         if not location.remote:
             return self._control
-        check_account_allowed(location, self._allowed_accounts, own_account=self._account)
         if self._clients_for_target is None:
-            raise DeployError(f"this pushdeploy cannot act in {location.describe()}: no workload sessions are wired")
+            raise DeployError(
+                f"{request.repository}/{request.target} is deployed in {location.describe()}: answer its pause from "
+                "the console (DeployFunction, which acts there through the workload role)"
+            )
+        check_account_allowed(location, self._allowed_accounts, own_account=self._account)
         session = role_session_name(request.repository, request.target, f"{request.decision}-{int(self._clock())}")
         clients = self._clients_for_target(location, session)
         if clients.control is None:
