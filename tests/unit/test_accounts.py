@@ -27,16 +27,17 @@ from pushdeploy.domain.accounts import (
     scoped_deployment_id,
     target_location,
 )
-from pushdeploy.domain.errors import ClusterNotFoundError, ConfigError, InvalidEventError
+from pushdeploy.domain.errors import ClusterNotFoundError, ConfigError, DeployError, InvalidEventError
 from pushdeploy.domain.messages import render_notification
 from pushdeploy.domain.outcome import COMPLETED, DeploymentEvent, HookEvent
 from pushdeploy.domain.push import ImagePush, Trigger
 from pushdeploy.domain.records import history_item
 from pushdeploy.domain.report import DeployStatus
-from pushdeploy.domain.requests import ManualDeployRequest, RollbackRequest
+from pushdeploy.domain.requests import ApprovalRequest, ManualDeployRequest, RollbackRequest
 from pushdeploy.domain.service import ServiceState
 from pushdeploy.domain.times import parse_time
 from pushdeploy.events import parse_deploy_event
+from pushdeploy.settings import RegistryTrust, Settings, SettingsError
 from pushdeploy.usecases.approvals import Approvals
 from pushdeploy.usecases.deploy import Deployer
 from pushdeploy.usecases.targets import TargetClients
@@ -584,3 +585,57 @@ def test_a_pause_in_the_workload_account_is_answered_there_naming_the_registry()
     assert workload.calls == [(sd_arn, HOOK, "CONTINUE")]
     assert central.calls == []
     assert sessions == [f"{WORKLOAD} pushdeploy@prod.{REGISTRY}-api.approve-{int(NOW)}"]
+
+
+def test_an_approval_endpoint_without_workload_sessions_refuses_a_workload_pause_naming_the_console() -> None:
+    # Given an approvals use case wired without workload sessions (the Slack endpoint), and prod in the workload
+    ledger = ApprovingLedger()
+    config = json.loads(PROD_CONFIG) | {
+        "deployment": {"strategy": "CANARY", "circuitBreaker": {"enable": False}},
+        "approval": {"stage": "PRE_PRODUCTION_TRAFFIC_SHIFT", "approvers": ["U0123ABCD"]},
+    }
+    location = target_location(TargetAccount(WORKLOAD), own_account=CENTRAL, own_region=REGION)
+    report = replace(deploying_report(foreign_push(), "prod"), location=location)
+    item = history_item(
+        report, recorded_at=NOW, service_arn=f"arn:aws:ecs:{REGION}:{WORKLOAD}:service/main/api", notification=None
+    )
+    ledger.add_history(
+        replace(
+            item,
+            approval_stage="PRE_PRODUCTION_TRAFFIC_SHIFT",
+            hook_id=HOOK,
+            service_deployment_arn="arn:aws:ecs:us-east-1:222222222222:service-deployment/main/api/x",
+        )
+    )
+    central = PausingEcs()
+    approvals = Approvals(
+        configs=FakeConfigs({f"/pushdeploy/{REGISTRY}/api/prod": json.dumps(config)}),
+        ledger=ledger,
+        approvals=ledger,
+        control=central,
+        clock=Clock(),
+    )
+
+    # When a Slack approver answers it
+    with pytest.raises(DeployError) as error:
+        approvals.decide(ApprovalRequest(f"{REGISTRY}/api", "prod", "approve", "slack:bob", slack_user="U0123ABCD"))
+
+    # Then nothing is sent to the stack's own ECS, and the refusal names the account and the console
+    assert central.calls == []
+    assert f"is deployed in account {WORKLOAD}" in str(error.value)
+    assert "answer its pause from the console" in str(error.value)
+
+
+def test_trusted_and_allowed_accounts_are_read_from_the_environment_and_checked() -> None:
+    # Given the deploy function's environment
+    environment = {"AWS_REGION": REGION, "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t", "TABLE_NAME": "t"}
+
+    # When it names accounts, an organization, or a wrong account id
+    settings = Settings.from_environment(environment | {"ALLOWED_ACCOUNTS": f"{WORKLOAD}, {OTHER}"})
+    trust = RegistryTrust.from_environment({"TRUSTED_ACCOUNTS": REGISTRY, "ORGANIZATION_ID": "o-a1b2c3d4e5"})
+
+    # Then they are read as lists, and a wrong one is refused naming the variable
+    assert settings.allowed_accounts == (WORKLOAD, OTHER)
+    assert trust == RegistryTrust((REGISTRY,), organization=True)
+    with pytest.raises(SettingsError, match=r"TRUSTED_ACCOUNTS must list 12-digit account ids, got 'prod'"):
+        RegistryTrust.from_environment({"TRUSTED_ACCOUNTS": "prod"})
