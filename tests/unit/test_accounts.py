@@ -27,6 +27,7 @@ from pushdeploy.domain.accounts import (
     scoped_deployment_id,
     target_location,
 )
+from pushdeploy.domain.channels import render_chatbot, render_email
 from pushdeploy.domain.errors import ClusterNotFoundError, ConfigError, DeployError, InvalidEventError
 from pushdeploy.domain.messages import render_notification
 from pushdeploy.domain.outcome import COMPLETED, DeploymentEvent, HookEvent
@@ -639,3 +640,20 @@ def test_trusted_and_allowed_accounts_are_read_from_the_environment_and_checked(
     assert trust == RegistryTrust((REGISTRY,), organization=True)
     with pytest.raises(SettingsError, match=r"TRUSTED_ACCOUNTS must list 12-digit account ids, got 'prod'"):
         RegistryTrust.from_environment({"TRUSTED_ACCOUNTS": "prod"})
+
+
+def test_the_email_and_chat_forms_name_the_workload_account() -> None:
+    # Given a DEPLOYING record of a target in the workload account
+    location = target_location(TargetAccount(WORKLOAD, None, "prod"), own_account=CENTRAL, own_region=REGION)
+    message = render_notification(
+        replace(deploying_report(foreign_push(), "prod"), location=location), time="2026-11-20T10:20:05Z"
+    ).message
+
+    # When it is rendered for e-mail and for chat
+    email = render_email(message)
+    chat = render_chatbot(message)["content"]["description"]
+
+    # Then both name the account, its alias and its Region; the service link is in that Region
+    assert f"Account:    {WORKLOAD} (prod), {REGION}" in email
+    assert f"*Account:* {WORKLOAD} (prod), {REGION}" in chat
+    assert f"https://{REGION}.console.aws.amazon.com/ecs/v2/clusters/main/services/api/health?region={REGION}" in email
