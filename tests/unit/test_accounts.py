@@ -41,6 +41,7 @@ from pushdeploy.events import parse_deploy_event
 from pushdeploy.settings import RegistryTrust, Settings, SettingsError
 from pushdeploy.usecases.approvals import Approvals
 from pushdeploy.usecases.deploy import Deployer
+from pushdeploy.usecases.rollback import TargetOperations
 from pushdeploy.usecases.targets import TargetClients
 from pushdeploy.usecases.track import Tracker
 from tests.fakes import FakeConfigs, FakeEcs, FakeImages, FakeParameters, FakePublisher, InMemoryLedger
@@ -657,3 +658,36 @@ def test_the_email_and_chat_forms_name_the_workload_account() -> None:
     assert f"Account:    {WORKLOAD} (prod), {REGION}" in email
     assert f"*Account:* {WORKLOAD} (prod), {REGION}" in chat
     assert f"https://{REGION}.console.aws.amazon.com/ecs/v2/clusters/main/services/api/health?region={REGION}" in email
+
+
+def test_a_workload_target_is_rolled_back_in_the_workload_account() -> None:
+    # Given prod deployed twice in the workload account, both completed
+    given = accounts({f"/pushdeploy/{REGISTRY}/api/prod": PROD_CONFIG})
+    operations = TargetOperations(
+        configs=FakeConfigs({f"/pushdeploy/{REGISTRY}/api/prod": PROD_CONFIG}),
+        ecs=given.central,
+        publisher=given.publisher,
+        ledger=given.ledger,
+        clock=Clock(),
+        region=REGION,
+        account=CENTRAL,
+        allowed_accounts=(WORKLOAD,),
+        clients_for_target=lambda location, session: TargetClients(ecs=given.workload, parameters=FakeParameters()),
+    )
+    service_arn = f"arn:aws:ecs:{REGION}:{WORKLOAD}:service/main/api"
+    for number, (tag, digest) in enumerate((("v2.0.0", "7e"), ("v2.0.1", "8f")), start=1):
+        given.deployer.deploy(foreign_push(tag=tag, digest="sha256:" + digest * 32, event_id=f"push-{number}"))
+        deployment = f"ecs-svc/900000000000000000{number}"
+        given.tracker.track(DeploymentEvent(COMPLETED, deployment, service_arn, "", NOW + 60 * number))
+    first, second = (f"arn:aws:ecs:{REGION}:{WORKLOAD}:task-definition/api:{n}" for n in (8, 9))
+    assert given.workload.service.task_definition_arn == second
+
+    # When prod is rolled back from the console, naming the registry
+    request = parse({"action": "rollback", "repository": "api", "registry": REGISTRY, "target": "prod"})
+    result = operations.rollback(request)
+
+    # Then the workload account's service goes back to the first revision; the stack's own ECS is untouched
+    assert result["status"] == "DEPLOYING"
+    assert given.workload.calls[-1] == ("update", "main", "api", first, False)
+    assert given.central.calls == []
+    assert given.publisher.published[-1].message["account"] == WORKLOAD
