@@ -517,8 +517,8 @@ class FakeImages:
 
     images: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
-    def find_image(self, repository: str, tag: str) -> tuple[str, str]:
-        found = self.images.get((repository, tag))
+    def find_image(self, repository: str, tag: str, registry: str | None = None) -> tuple[str, str]:
+        found = self.images.get((f"{registry}/{repository}" if registry else repository, tag))
         if found is None:
             raise ImageNotFoundError(f"tag {tag} not found in repository {repository}")
         return found

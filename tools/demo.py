@@ -18,12 +18,31 @@ from typing import Any
 
 import boto3
 
+from pushdeploy import wiring
 from pushdeploy.domain.channels import describe_changes, render_email, revision
 from pushdeploy.domain.times import describe_time
 from tests.helpers import EVENTS, Inbox, Received
 from tools.localaws import Delivery, LocalAws, LocalStack
 from tools.localecs import Clock, Outcome
-from tools.sample_world import PROD_CANARY_CONFIG, PROD_CONFIG, SECRET_VALUE, World, put_target_config, seed_world
+from tools.sample_accounts import (
+    REGISTRY,
+    STACK_PARAMETERS,
+    WORKLOAD,
+    WORKLOAD_CLUSTER,
+    WORKLOAD_CONFIG,
+    put_config,
+    seed_accounts,
+    session_in,
+)
+from tools.sample_world import (
+    CONFIG_PREFIX,
+    PROD_CANARY_CONFIG,
+    PROD_CONFIG,
+    SECRET_VALUE,
+    World,
+    put_target_config,
+    seed_world,
+)
 
 WIDTH = 100
 
@@ -33,7 +52,7 @@ def main() -> int:
     started = time.monotonic()
     with LocalAws() as local:
         _heading(f"Local AWS: moto server at {local.endpoint}")
-        stack = local.deploy()
+        stack = local.deploy(STACK_PARAMETERS)  # it also serves a registry and a workload account
         _show_stack(stack)
         session = local.session()
         world = seed_world(session, topic_arn=stack.outputs["DeployTopicArn"])
@@ -42,6 +61,9 @@ def main() -> int:
         _show_world(session, world)
         assert local.ecs is not None
         stamps = EventStamps(local.ecs.clock)
+        # The functions judge event times by the local ECS's clock, which settles and bakes move on: AWS's
+        # events and the functions share one clock, however many deployments the demo settles.
+        wiring.reset(wiring.Seams(clock=local.ecs.clock.now))
 
         deployments: dict[str, str] = {}  # target to the deployment id its last deploy started
         outcomes = []
@@ -52,6 +74,14 @@ def main() -> int:
                 _print(f"(prod's config now lacks 'service': {json.dumps(broken)})")
             elif scenario.setup == "fix-prod":
                 put_target_config(session, "api", "prod", PROD_CONFIG)
+            elif scenario.setup == "accounts":
+                seed_accounts()
+                put_config(session, f"{REGISTRY}/api/{WORKLOAD_CLUSTER}", WORKLOAD_CONFIG)
+                _print(
+                    f"(registry account {REGISTRY} holds api; workload account {WORKLOAD} runs {WORKLOAD_CLUSTER}/api; "
+                    f"its target config is {CONFIG_PREFIX}/{REGISTRY}/api/{WORKLOAD_CLUSTER}: "
+                    f"{json.dumps(WORKLOAD_CONFIG)})"
+                )
             elif scenario.setup == "canary-prod":
                 put_target_config(session, "api", "prod", PROD_CANARY_CONFIG)
                 _print(f"(prod's config now deploys a canary, paused for approval: {json.dumps(PROD_CANARY_CONFIG)})")
@@ -74,6 +104,7 @@ def main() -> int:
         _show_tracked(local)
         leaked = any(SECRET_VALUE in text for text in _everything_printed)
         print(f"  {'ok ' if not leaked else 'BAD'} no secret value in any result, notification or function log")
+        wiring.reset()
         print(f"\nlocal AWS stopped; demo took {time.monotonic() - started:.1f} s")
         return 0 if all_as_expected and not leaked else 1
 
@@ -137,6 +168,7 @@ class Scenario:
     target: str | None = None  # with `settle`: the target whose deployment the local ECS finishes
     settle: Outcome | None = None
     answer: str | None = None  # a console request (under events/) answering the pause the local ECS reaches
+    account: str | None = None  # the workload account the target's service is in (None: the stack's own)
 
 
 SCENARIOS = (
@@ -198,6 +230,17 @@ SCENARIOS = (
         settle="failed",
     ),
     Scenario("History of prod, from the Lambda console", ("manual-history.json",), "HISTORY", 0, 0),
+    Scenario(
+        f"docker push api:v2.0.0 in registry account {REGISTRY}: deploys and completes in workload account {WORKLOAD}",
+        ("ecr-push-foreign-registry.json",),
+        "COMPLETED",
+        1,
+        2,
+        setup="accounts",
+        target=WORKLOAD_CLUSTER,
+        settle="completed",
+        account=WORKLOAD,
+    ),
     Scenario(
         "canary to prod, paused for approval, approved, completed",
         ("manual-deploy-targets.json",),
@@ -266,7 +309,8 @@ def _run_scenario(
     stamps: EventStamps,
 ) -> tuple[str, int, int]:
     _heading(f"{number}. {scenario.title}")
-    ecs = session.client("ecs")
+    # A workload account's service is read with a session there (moto: an assumed role of that account).
+    ecs = session_in(scenario.account).client("ecs") if scenario.account else session.client("ecs")
     revisions_before = len(ecs.list_task_definitions()["taskDefinitionArns"])
     status = "IGNORED"
     for file in scenario.events:

@@ -21,11 +21,14 @@ metrics = Metrics()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Parse the event, deploy, report; raise when a retry may finish what failed."""
+    trust = wiring.registry_trust()
     request = parse_deploy_event(
         event,
         request_id=context.aws_request_id,
         trusted_account=function_account(context.invoked_function_arn),
         now=wiring.now(),
+        trusted_accounts=trust.accounts,
+        organization=trust.organization,
     )
     if isinstance(request, IgnoredEvent):
         logger.info("Event ignored", extra={"reason": request.reason})

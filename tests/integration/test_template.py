@@ -34,6 +34,7 @@ DELIVERED_SAMPLES = frozenset(
         "ecr-push-semver.json",
         "ecr-push-semver-older.json",
         "ecr-push-signature.json",
+        "ecr-push-foreign-registry.json",
     }
 )
 

@@ -75,8 +75,13 @@ def test_every_sample_event_is_covered_here() -> None:
             *ECS_SAMPLES,
             *HOOK_SAMPLES,
             *OPERATION_SAMPLES,
+            *ACCOUNT_SAMPLES,
         ]
     )
+
+
+# Pushes from a registry in another account and manual deploys naming one: tests/unit/test_accounts.py.
+ACCOUNT_SAMPLES = ("ecr-push-foreign-registry.json", "manual-deploy-foreign-registry.json")
 
 
 PUSH_SAMPLES = {

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pushdeploy.domain.accounts import registry_account_of, repository_key, trusted_registry
 from pushdeploy.domain.artifacts import artifact_reason
 from pushdeploy.domain.errors import InvalidEventError, json_type, quote, quote_list, shorten
 from pushdeploy.domain.names import ACCOUNT_ID, DEPLOYMENT_ID, DIGEST, EVENT_ID, REGION, REPOSITORY, TAG, TARGET
@@ -48,12 +49,22 @@ _EXAMPLES = (
 )
 
 
-def parse_deploy_event(event: Any, request_id: str = "manual", *, trusted_account: str, now: float) -> DeployRequest:
+def parse_deploy_event(
+    event: Any,
+    request_id: str = "manual",
+    *,
+    trusted_account: str,
+    now: float,
+    trusted_accounts: Sequence[str] = (),
+    organization: bool = False,
+) -> DeployRequest:
     """Decide what ``event`` asks for: a push to deploy, a manual deploy, rollback or history, or nothing.
 
     ``"dryRun": true`` at the top level of any of them (an ECR push copied from the logs included) asks
-    for the plan only. A push must come from ``trusted_account``'s registry (the stack's own account) and be
-    dated at most ``MAX_FUTURE_SECONDS`` after ``now`` (the function's clock, epoch seconds). Raises
+    for the plan only. A push must come from ``trusted_account``'s registry (the stack's own account), one
+    of ``trusted_accounts`` (TrustedAccounts) or, with ``organization`` (an OrganizationId, whose bus policy
+    admits the organization's accounts), any registry, and be dated at most ``MAX_FUTURE_SECONDS`` after
+    ``now`` (the function's clock, epoch seconds). Raises
     InvalidEventError, naming the field, for an event that is ours but malformed or refused.
     """
     if not isinstance(event, dict):
@@ -66,10 +77,16 @@ def parse_deploy_event(event: Any, request_id: str = "manual", *, trusted_accoun
         return approval
     body = {key: value for key, value in event.items() if key != "dryRun"}
     if "detail-type" in body and "source" in body:
-        parsed = _parse_ecr_event(body, trusted_account=trusted_account, now=now)
+        parsed = _parse_ecr_event(
+            body,
+            trusted_account=trusted_account,
+            now=now,
+            trusted_accounts=trusted_accounts,
+            organization=organization,
+        )
         return replace(parsed, dry_run=True) if dry_run and isinstance(parsed, ImagePush) else parsed
     if "repository" in body or "action" in body:
-        request = _parse_manual(body, request_id, dry_run)
+        request = _parse_manual(body, request_id, dry_run, own_account=trusted_account)
         artifact = artifact_reason(request.tag) if isinstance(request, ManualDeployRequest) else None
         return IgnoredEvent(artifact) if artifact else request
     if "detail-type" in body or "source" in body:
@@ -91,13 +108,16 @@ def parse_approval_request(event: Any) -> ApprovalRequest | None:
     if not isinstance(event, dict) or event.get("action") not in APPROVAL_ACTIONS:
         return None
     action = str(event["action"])
-    unknown = sorted(set(event) - {"action", "repository", "target", "requestedBy"})
+    unknown = sorted(set(event) - {"action", "repository", "target", "requestedBy", "registry"})
     if unknown:
         raise InvalidEventError(
             f"manual {action}: unknown field(s) {quote_list(unknown, render=shorten)}; it takes repository, target "
             "and requestedBy"
         )
     repository = _check(event.get("repository"), REPOSITORY, "repository", "an ECR repository name")
+    if event.get("registry") is not None:  # a foreign registry's repository: its config path
+        registry = _check(event["registry"], ACCOUNT_ID, "registry", "the 12-digit account id of the registry")
+        repository = repository_key(repository, registry)
     target = _check(event.get("target"), TARGET, "target", "a target name")
     requested_by = event.get("requestedBy")
     if not isinstance(requested_by, str) or not 0 < len(requested_by.strip()) <= 128:
@@ -184,7 +204,14 @@ def _parse_hook_event(event: dict[str, Any], now: float) -> HookEvent | IgnoredE
     )
 
 
-def _parse_ecr_event(event: dict[str, Any], *, trusted_account: str, now: float) -> DeployRequest:
+def _parse_ecr_event(
+    event: dict[str, Any],
+    *,
+    trusted_account: str,
+    now: float,
+    trusted_accounts: Sequence[str] = (),
+    organization: bool = False,
+) -> DeployRequest:
     source, detail_type = _text(event, "source", "source"), _text(event, "detail-type", "detail-type")
     if source != ECR_SOURCE or detail_type != ECR_IMAGE_ACTION:
         return IgnoredEvent(f"not an ECR image action: {shorten(source)} / {shorten(detail_type)}")
@@ -206,10 +233,12 @@ def _parse_ecr_event(event: dict[str, Any], *, trusted_account: str, now: float)
     account, region = event.get("account"), event.get("region")
     if not isinstance(account, str) or not ACCOUNT_ID.fullmatch(account):
         raise InvalidEventError(f"ECR event field 'account' must be a 12-digit account id, got {_described(account)}")
-    if account != trusted_account:
+    if not trusted_registry(account, own_account=trusted_account, trusted=trusted_accounts, organization=organization):
         raise InvalidEventError(
             f"ECR event field 'account' is {account}: a push from another account's registry is refused; "
-            f"this pushdeploy deploys images of its own account ({trusted_account}) only"
+            f"this pushdeploy deploys images of its own account ({trusted_account})"
+            + (f" and of TrustedAccounts ({', '.join(trusted_accounts)})" if trusted_accounts else "")
+            + " only"
         )
     if not isinstance(region, str) or not REGION.fullmatch(region):
         raise InvalidEventError(f"ECR event field 'region' must be a Region name, got {_described(region)}")
@@ -230,11 +259,12 @@ def _parse_ecr_event(event: dict[str, Any], *, trusted_account: str, now: float)
         trigger=Trigger.PUSH,
         event_id=event_id,
         pushed_at=pushed_at,
+        registry_account=registry_account_of(repository, account, trusted_account),
     )
 
 
 def _parse_manual(
-    event: dict[str, Any], request_id: str, dry_run: bool
+    event: dict[str, Any], request_id: str, dry_run: bool, *, own_account: str | None = None
 ) -> ManualDeployRequest | RollbackRequest | HistoryRequest:
     action = event.get("action", "deploy")
     if action not in _ACTIONS:
@@ -243,7 +273,7 @@ def _parse_manual(
         "deploy": {"repository", "tag", "targets", "requestedBy"},
         "rollback": {"repository", "target", "requestedBy"},
         "history": {"repository", "target", "limit"},
-    }[action] | {"action"}
+    }[action] | {"action", "registry"}
     unknown = sorted(set(event) - allowed)
     if unknown:
         takes = {
@@ -255,6 +285,14 @@ def _parse_manual(
             f"manual {action}: unknown field(s) {quote_list(unknown, render=shorten)}; it takes {takes}"
         )
     repository = _check(event.get("repository"), REPOSITORY, "repository", "an ECR repository name")
+    registry = event.get("registry")
+    if registry is not None:
+        registry = _check(registry, ACCOUNT_ID, "registry", "the 12-digit account id of the repository's registry")
+    registry_account = registry_account_of(repository, registry or own_account or "", own_account)
+    if action != "deploy":
+        # Rollback and history read the target by its config path: a foreign registry's repository is
+        # qualified by its account there.
+        repository = repository_key(repository, registry_account)
     requested_by = event.get("requestedBy")
     if requested_by is not None and (not isinstance(requested_by, str) or not 0 < len(requested_by) <= 128):
         raise InvalidEventError(f"manual {action}: 'requestedBy' must be a name of at most 128 characters")
@@ -283,6 +321,7 @@ def _parse_manual(
         targets=tuple(targets) if targets is not None else None,
         dry_run=dry_run,
         requested_by=requested_by,
+        registry=registry_account,
     )
 
 

@@ -28,6 +28,14 @@ class Settings:
     notify_skipped: bool = False
     account_id: str | None = None  # the stack's own account (ACCOUNT_ID), when the template sets it
     timers: TimerSettings | None = None  # how the function sets timers that wake it (TIMER_ROLE_ARN set)
+    # Several accounts (domain.accounts): where targets may be, whose registries' pushes are deployed, and
+    # how the workload accounts' deploy role is assumed.
+    allowed_accounts: tuple[str, ...] = ()
+    trusted_accounts: tuple[str, ...] = ()
+    organization_id: str | None = None
+    workload_role_name: str | None = None  # None: pushdeploy-workload
+    workload_external_id: str | None = None
+    function_role_arn: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -47,6 +55,12 @@ class Settings:
             allowed_families=_patterns(env, "ALLOWED_FAMILIES"),
             notify_skipped=env.get("NOTIFY_SKIPPED", "false").lower() == "true",
             account_id=_account_id(env),
+            allowed_accounts=_accounts(env, "ALLOWED_ACCOUNTS"),
+            trusted_accounts=_accounts(env, "TRUSTED_ACCOUNTS"),
+            organization_id=env.get("ORGANIZATION_ID") or None,
+            workload_role_name=env.get("WORKLOAD_ROLE_NAME") or None,
+            workload_external_id=env.get("WORKLOAD_EXTERNAL_ID") or None,
+            function_role_arn=env.get("FUNCTION_ROLE_ARN") or None,
             timers=TimerSettings.from_environment(env, region, topic_arn),
         )
 
@@ -80,18 +94,44 @@ class TimerSettings:
 
 
 @dataclass(frozen=True)
+class RegistryTrust:
+    """Whose registries' pushes the deploy function takes besides the stack's own account's: TrustedAccounts,
+    or every account of the OrganizationId."""
+
+    accounts: tuple[str, ...] = ()
+    organization: bool = False
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> RegistryTrust:
+        """Read TRUSTED_ACCOUNTS and ORGANIZATION_ID (``os.environ`` by default)."""
+        env = os.environ if environ is None else environ
+        return cls(_accounts(env, "TRUSTED_ACCOUNTS"), bool(env.get("ORGANIZATION_ID")))
+
+
+def _accounts(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of 12-digit account ids (empty: none)."""
+    accounts = tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+    wrong = [account for account in accounts if not ACCOUNT_ID.fullmatch(account)]
+    if wrong:
+        raise SettingsError(f"{name} must list 12-digit account ids, got '{shorten(wrong[0])}'")
+    return accounts
+
+
+@dataclass(frozen=True)
 class TrackerSettings:
     """What the tracker function needs from its environment."""
 
     region: str
     topic_arn: str
     table_name: str
+    account_id: str | None = None  # the stack's own: workload accounts' deployments are keyed by account
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> TrackerSettings:
         """Read and check the environment (``os.environ`` by default)."""
-        region, topic_arn, table_name = _required(os.environ if environ is None else environ)
-        return cls(region=region, topic_arn=topic_arn, table_name=table_name)
+        env = os.environ if environ is None else environ
+        region, topic_arn, table_name = _required(env)
+        return cls(region=region, topic_arn=topic_arn, table_name=table_name, account_id=_account_id(env))
 
 
 def _required(env: Mapping[str, str]) -> tuple[str, str, str]:

@@ -20,11 +20,21 @@ from pushdeploy.adapters.scheduler import SchedulerTimers
 from pushdeploy.adapters.signing import SigningSecretParameter
 from pushdeploy.adapters.sns import SnsPublisher
 from pushdeploy.adapters.ssm import SecretParameterCatalog, TargetConfigStore
+from pushdeploy.adapters.sts import RoleCredentials, WorkloadRoles
+from pushdeploy.domain.accounts import TargetLocation
 from pushdeploy.entrypoint import DeployEntryPoint
-from pushdeploy.settings import Settings, SlackApprovalSettings, SlackSettings, TimerSettings, TrackerSettings
+from pushdeploy.settings import (
+    RegistryTrust,
+    Settings,
+    SlackApprovalSettings,
+    SlackSettings,
+    TimerSettings,
+    TrackerSettings,
+)
 from pushdeploy.usecases.approvals import Approvals, SlackApprovals
 from pushdeploy.usecases.deploy import BUSY_WAIT_SECONDS, Deployer
 from pushdeploy.usecases.rollback import TargetOperations
+from pushdeploy.usecases.targets import TargetClients, TargetClientsFactory
 from pushdeploy.usecases.track import Tracker
 
 if TYPE_CHECKING:  # the notifier's modules are imported by its own function only, never on a push
@@ -48,6 +58,71 @@ NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
 Clients = Callable[..., Any]  # (service name, config=...) -> a botocore client
+RegionalClients = Callable[..., Any]  # (service name, region, config, credentials) -> a botocore client
+
+
+def regional_clients_of(session: boto3.Session | None) -> RegionalClients:
+    """How clients in another account or Region are created: with the workload role's credentials."""
+
+    def create(service_name: str, region: str, config: Config, credentials: RoleCredentials | None) -> Any:
+        key_id, secret, token = (
+            (credentials.access_key_id, credentials.secret_access_key, credentials.session_token)
+            if credentials is not None
+            else (None, None, None)
+        )
+        create_client: Callable[..., Any] = (
+            session.client if session is not None else botocore.session.get_session().create_client
+        )
+        return create_client(
+            service_name,
+            region_name=region,
+            config=config,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
+        )
+
+    return create
+
+
+class WorkloadClients:
+    """The "clients for target" seam: the ports of a target in a workload account (through its deploy role)
+    or in another Region, built once per account and Region and rebuilt when the role's credentials are
+    renewed."""
+
+    def __init__(
+        self, roles: WorkloadRoles, create: RegionalClients, *, config: Config, cache_seconds: int, seams: Seams
+    ) -> None:
+        self._roles = roles
+        self._create = create
+        self._config = config
+        self._cache_seconds = cache_seconds
+        self._seams = seams
+        self._built: dict[tuple[str, str], tuple[RoleCredentials | None, TargetClients]] = {}
+
+    def __call__(self, location: TargetLocation, session_name: str) -> TargetClients:
+        credentials = (
+            self._roles.credentials(location.account, session_name)
+            if location.other_account and location.account
+            else None
+        )
+        built = self._built.get(location.key)
+        if built is not None and built[0] is credentials:
+            return built[1]
+        region, config = location.region, self._config
+
+        def client(name: str, extra: Config | None = None) -> Any:
+            return self._create(name, region, config.merge(extra) if extra else config, credentials)
+
+        ecs = EcsServices(client("ecs"), register_client=client("ecs", NO_RETRIES), sleep=self._seams.sleep)
+        clients = TargetClients(
+            ecs=ecs,
+            parameters=SecretParameterCatalog(client("ssm"), max_age=self._cache_seconds),
+            control=ecs,
+            alarms=CloudWatchAlarms(_OnFirstUse(lambda: client("cloudwatch"))),
+        )
+        self._built[location.key] = (credentials, clients)
+        return clients
 
 
 def clients_of(session: boto3.Session | None, region: str) -> Clients:
@@ -87,6 +162,7 @@ class Seams:
     busy_wait_seconds: float = BUSY_WAIT_SECONDS
     client_config: Config = CLIENT_CONFIG
     webhook_retries: RetryPolicy | None = None  # the webhook client's own (None: its defaults)
+    regional_clients: RegionalClients | None = None  # clients in workload accounts (None: from the session)
 
 
 _seams = Seams()
@@ -110,7 +186,30 @@ def build_entry_point(
     publisher = SnsPublisher(client("sns", config=config), settings.topic_arn)
     ledger = DynamoDbLedger(dynamodb, settings.table_name)
     # An ECS outcome that arrives before its deploy is recorded is handed back by the commit: the tracker's.
-    tracker = Tracker(ledger=ledger, publisher=publisher, clock=seams.clock, approvals=ledger, stages=ecs)
+    tracker = Tracker(
+        ledger=ledger,
+        publisher=publisher,
+        clock=seams.clock,
+        approvals=ledger,
+        stages=ecs,
+        own_account=settings.account_id,
+    )
+    # Targets in workload accounts: STS is reached only for them (created on first use: a push to the stack's
+    # own account makes no STS call, warm or cold).
+    roles = WorkloadRoles(
+        _OnFirstUse(lambda: client("sts", config=config)),
+        role_name=settings.workload_role_name,
+        external_id=settings.workload_external_id,
+        caller_role=settings.function_role_arn,
+        clock=seams.clock,
+    )
+    workload = WorkloadClients(
+        roles,
+        seams.regional_clients or regional_clients_of(session),
+        config=config,
+        cache_seconds=settings.config_cache_seconds,
+        seams=seams,
+    )
     deployer = Deployer(
         configs=configs,
         ecs=ecs,
@@ -130,6 +229,8 @@ def build_entry_point(
         apply_early_outcome=tracker.track,
         control=ecs,
         alarms=CloudWatchAlarms(_OnFirstUse(lambda: client("cloudwatch", config=config))),
+        allowed_accounts=settings.allowed_accounts,
+        clients_for_target=workload,
     )
     operations = TargetOperations(
         configs=configs,
@@ -141,6 +242,8 @@ def build_entry_point(
         apply_early_outcome=tracker.track,
         region=settings.region,
         account=settings.account_id,
+        allowed_accounts=settings.allowed_accounts,
+        clients_for_target=workload,
     )
     return DeployEntryPoint(
         deployer,
@@ -151,6 +254,7 @@ def build_entry_point(
             config_prefix=settings.config_prefix,
             config_cache_seconds=settings.config_cache_seconds,
             seams=seams,
+            workload=Workload(settings.account_id, settings.region, settings.allowed_accounts, workload),
         ),
     )
 
@@ -184,6 +288,7 @@ def build_tracker(
         clock=seams.clock,
         approvals=ledger,
         stages=ecs,
+        own_account=settings.account_id,
     )
 
 
@@ -205,6 +310,12 @@ def reset(seams: Seams | None = None) -> None:
 def tracker() -> Tracker:
     """The tracker function's use case, built once per execution environment."""
     return build_tracker(TrackerSettings.from_environment())
+
+
+def registry_trust() -> RegistryTrust:
+    """The stack's TrustedAccounts and OrganizationId, as the deploy function's environment says (read on each
+    event: a few variables, no AWS call)."""
+    return RegistryTrust.from_environment()
 
 
 @cache
@@ -257,9 +368,12 @@ def build_approvals(
     config_prefix: str,
     config_cache_seconds: int,
     seams: Seams | None = None,
+    workload: Workload | None = None,
 ) -> Approvals:
-    """Wire the approvals use case (console and Slack answers to a paused deployment)."""
+    """Wire the approvals use case (console and Slack answers to a paused deployment); with ``workload``, a
+    target in a workload account is answered there."""
     seams = seams or _seams
+    workload = workload or Workload()
     ledger = DynamoDbLedger(client("dynamodb", config=seams.client_config), table_name)
     return Approvals(
         configs=TargetConfigStore(client("ssm", config=seams.client_config), config_prefix, config_cache_seconds),
@@ -267,7 +381,21 @@ def build_approvals(
         approvals=ledger,
         control=EcsServices(client("ecs", config=seams.client_config), sleep=seams.sleep),
         clock=seams.clock,
+        account=workload.account,
+        region=workload.region,
+        allowed_accounts=workload.allowed_accounts,
+        clients_for_target=workload.clients,
     )
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Where the approvals use case may act besides the stack's own account (see ``WorkloadClients``)."""
+
+    account: str | None = None
+    region: str = ""
+    allowed_accounts: tuple[str, ...] = ()
+    clients: TargetClientsFactory | None = None
 
 
 def build_slack_approvals(

@@ -19,15 +19,23 @@ class EcrImages:
     def __init__(self, client: ECRClient) -> None:
         self._client = client
 
-    def find_image(self, repository: str, tag: str) -> tuple[str, str]:
-        """The digest and registry id of ``repository:tag``; ImageNotFoundError when there is none."""
+    def find_image(self, repository: str, tag: str, registry: str | None = None) -> tuple[str, str]:
+        """The digest and registry id of ``repository:tag`` (in ``registry``'s registry, an account id, when
+        given: its repository policy must grant this stack's role ecr:DescribeImages); ImageNotFoundError when
+        there is none."""
         with aws_call("ecr:DescribeImages"):
             try:
-                response = self._client.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+                if registry:
+                    response = self._client.describe_images(
+                        registryId=registry, repositoryName=repository, imageIds=[{"imageTag": tag}]
+                    )
+                else:
+                    response = self._client.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
             except ClientError as exc:
                 code = error_code(exc)
                 if code == "RepositoryNotFoundException":
-                    raise ImageNotFoundError(f"repository {repository} does not exist in ECR") from exc
+                    registry_name = f"registry {registry}" if registry else "ECR"
+                    raise ImageNotFoundError(f"repository {repository} does not exist in {registry_name}") from exc
                 if code == "ImageNotFoundException":
                     raise ImageNotFoundError(f"tag {tag} not found in repository {repository}") from exc
                 raise

@@ -128,6 +128,18 @@ def describe_changes(message: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def describe_account(message: Mapping[str, Any]) -> str | None:
+    """``222222222222 (payments-prod), us-east-1``: the workload account of a target that names one (the console
+    links open in that Region; sign in to that account to follow them)."""
+    account = message.get("account")
+    if not isinstance(account, str) or not account:
+        return None
+    alias = message.get("accountAlias")
+    named = f"{account} ({alias})" if isinstance(alias, str) and alias else account
+    region = message.get("region")
+    return f"{named}, {region}" if isinstance(region, str) and region else named
+
+
 def render_email(message: Mapping[str, Any], *, region: str | None = None) -> str:
     """Plain text for e-mail subscribers (``region``: where console links point when the record says not)."""
     lines = [headline(message) + ".", ""]
@@ -139,6 +151,7 @@ def render_email(message: Mapping[str, Any], *, region: str | None = None) -> st
             "Revision",
             f"{revision(message.get('previousTaskDefinitionArn'))} -> {revision(message.get('taskDefinitionArn'))}",
         ),
+        ("Account", describe_account(message)),
         ("Trigger", describe_trigger(message)),
         ("Deployment", message.get("deploymentId")),
         ("Duration", f"{message['durationSeconds']:.0f} s" if message.get("durationSeconds") is not None else None),
@@ -177,7 +190,11 @@ def render_chatbot(message: Mapping[str, Any], *, region: str | None = None) -> 
     ]
     if message.get("reason"):
         description.append(f"*Reason:* {message['reason']}")
-    for label, text in (("Strategy", describe_strategy(message)), ("Approval", describe_approval(message))):
+    for label, text in (
+        ("Account", describe_account(message)),
+        ("Strategy", describe_strategy(message)),
+        ("Approval", describe_approval(message)),
+    ):
         if text:
             description.append(f"*{label}:* {text}")
     description += [f"• {line}" for line in describe_changes(message)[:10]]

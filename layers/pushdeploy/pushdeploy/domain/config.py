@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from pushdeploy.domain.accounts import ACCOUNT_FIELDS, TargetAccount, parse_account_fields
 from pushdeploy.domain.errors import ConfigError, json_type, quote, quote_list, quote_name, shorten
 from pushdeploy.domain.names import (
     ECS_ARN,
@@ -63,6 +64,7 @@ KNOWN_FIELDS = frozenset(
         "deployment",
         "approval",
         "exclude",
+        *ACCOUNT_FIELDS,
     }
 )
 CREATE_FIELDS = frozenset(
@@ -112,6 +114,7 @@ class TargetConfig:
     deployment: DeploymentSettings | None = None  # how the service deploys (None: its own settings, untouched)
     approval: ApprovalSettings | None = None  # a PAUSE hook a person answers
     exclude: tuple[str, ...] = ()  # tag patterns that never deploy, whatever ``tags`` says (domain.policy)
+    account: TargetAccount = field(default_factory=TargetAccount)  # workload account and Region (default: own)
 
 
 @lru_cache(maxsize=1024)
@@ -255,6 +258,7 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         deployment=deployment,
         approval=approval,
         exclude=exclude,
+        account=parse_account_fields(parameter, document),
     )
 
 

@@ -47,6 +47,15 @@ def render_notification(report: TargetReport, *, time: str, region: str | None =
     }
     if region:
         message["region"] = region
+    if push.registry_account:
+        message["registryAccount"] = push.registry_account  # the repository's config path: its account first
+    location = report.location
+    if location is not None and location.named:
+        message["region"] = location.region
+        if location.account:
+            message["account"] = location.account
+        if location.alias:
+            message["accountAlias"] = location.alias
     if report.reason is not None:
         message["reason"] = report.reason
     if report.code is not None:

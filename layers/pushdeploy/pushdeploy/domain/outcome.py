@@ -190,6 +190,8 @@ def render_awaiting(started: Mapping[str, Any], event: HookEvent, *, time: str) 
     on_timeout = str(planned.get("onTimeout") or "ROLLBACK")
     deadline = describe_time(event.expires_at) if event.expires_at is not None else None
     answer = {"repository": started.get("repository"), "target": started.get("target"), "requestedBy": "<your name>"}
+    if started.get("registryAccount"):  # a foreign registry's repository: the request names its registry
+        answer = {**answer, "registry": started["registryAccount"]}
     approval: dict[str, Any] = {
         **{key: value for key, value in planned.items() if key in {"timeoutMinutes", "approvers"}},
         "stage": event.lifecycle_stage,

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from pushdeploy.domain.accounts import TargetLocation, check_account_allowed, target_location
 from pushdeploy.domain.config import TargetConfig, parse_target_config, target_name
 from pushdeploy.domain.errors import ConfigError, DeployError, InvalidEventError
 from pushdeploy.domain.ledger import ClaimResult, PushRecord, TargetState, Verdict, judge_push
@@ -316,6 +317,7 @@ class Admission:
 
     report: TargetReport
     config: TargetConfig | None = None
+    location: TargetLocation | None = None  # where the target is deployed
 
     @property
     def push(self) -> ImagePush:
@@ -331,8 +333,10 @@ def admit_target(
     allowed_clusters: Sequence[str],
     account: str | None,
     region: str | None,
+    allowed_accounts: Sequence[str] = (),
 ) -> Admission:
-    """Parse the target's config and check the push's tag and the target's scope, before any AWS call."""
+    """Parse the target's config and check the push's tag and the target's scope (its account among the
+    stack's own and ``allowed_accounts``, its cluster among ``allowed_clusters``), before any AWS call."""
     name = target_name(parameter)
     try:
         config = parse_target_config(parameter, raw_config)
@@ -340,6 +344,7 @@ def admit_target(
         return Admission(
             TargetReport(push, name, DeployStatus.FAILED, reason=str(exc), parameter=parameter, code=exc.code)
         )
+    location = target_location(config.account, own_account=account, own_region=region or "")
     base = TargetReport(
         push,
         name,
@@ -348,6 +353,7 @@ def admit_target(
         service=config.service,
         parameter=parameter,
         slack_webhook=config.slack_webhook,
+        location=location if location.named else None,
     )
     try:
         match = tag_policy(parameter, config.tags, config.exclude).match(push.tag)
@@ -359,11 +365,14 @@ def admit_target(
         return Admission(replace(base, code="no-match", reason=match.reason))
     base = replace(base, push=replace(push, version=match.version))
     try:
-        check_cluster(config.cluster, allowed_clusters, account=account, region=region)
-        check_service(config.service, account=account, region=region)
+        check_account_allowed(location, allowed_accounts, own_account=account)
+        where = location.account if location.other_account else account
+        check_cluster(config.cluster, allowed_clusters, account=where, region=location.region or region)
+        check_service(config.service, account=where, region=location.region or region)
     except DeployError as exc:
-        return Admission(replace(base, status=DeployStatus.FAILED, reason=str(exc), code="out-of-scope"))
-    return Admission(base, config)
+        code = exc.code if exc.code != "error" else "out-of-scope"
+        return Admission(replace(base, status=DeployStatus.FAILED, reason=str(exc), code=code))
+    return Admission(base, config, location)
 
 
 def out_of_time_report(push: ImagePush, name: str, parameter: str) -> TargetReport:

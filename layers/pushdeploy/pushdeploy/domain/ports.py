@@ -30,8 +30,9 @@ class ParameterCatalog(Protocol):
 
 
 class ImageCatalog(Protocol):
-    def find_image(self, repository: str, tag: str) -> tuple[str, str]:
-        """The digest and registry id of ``repository:tag``."""
+    def find_image(self, repository: str, tag: str, registry: str | None = None) -> tuple[str, str]:
+        """The digest and registry id of ``repository:tag`` (in ``registry``, an account id; default the
+        stack's own)."""
         ...
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from pushdeploy.domain.accounts import repository_key
 from pushdeploy.domain.errors import DeployError, quote
 from pushdeploy.domain.ledger import PushRecord
 from pushdeploy.domain.names import parse_arn
@@ -34,6 +35,14 @@ class ImagePush:
     dry_run: bool = False  # plan only: nothing registered, updated, recorded or published
     requested_by: str | None = None  # who asked for a manual deploy, when the request says
     version: str | None = None  # the tag's semantic version, set per target when its policy orders by version
+    # The registry account qualifying the repository's config path and ledger key (domain.accounts): a
+    # foreign registry's; None for the stack's own registry.
+    registry_account: str | None = None
+
+    @property
+    def config_key(self) -> str:
+        """The repository's config path below ConfigPrefix, and its key in the deploy ledger."""
+        return repository_key(self.repository, self.registry_account)
 
     @property
     def repository_uri(self) -> str:
@@ -79,7 +88,9 @@ class AwsLocation:
         return f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter/{name.lstrip('/')}"
 
 
-def manual_push(request: ManualDeployRequest, digest: str, registry: str, *, now: float) -> ImagePush:
+def manual_push(
+    request: ManualDeployRequest, digest: str, registry: str, *, now: float, registry_account: str | None = None
+) -> ImagePush:
     """The push a manual deploy request stands for: its tag pinned to ``digest`` (empty when the lookup
     failed), asked for ``now``."""
     return ImagePush(
@@ -93,4 +104,5 @@ def manual_push(request: ManualDeployRequest, digest: str, registry: str, *, now
         targets=request.targets,
         dry_run=request.dry_run,
         requested_by=request.requested_by,
+        registry_account=registry_account,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pushdeploy.domain.accounts import ecs_deployment_id, scoped_deployment_id
 from pushdeploy.domain.outcome import ApprovalState, DeploymentEvent
 from pushdeploy.domain.report import TargetReport
 from pushdeploy.domain.times import describe_time
@@ -81,7 +82,7 @@ class HistoryItem:
             "serviceArn": self.service_arn,
             "taskDefinitionArn": self.task_definition_arn,
             "previousTaskDefinitionArn": self.previous_task_definition_arn,
-            "deploymentId": self.deployment_id,
+            "deploymentId": ecs_deployment_id(self.deployment_id),
             "eventId": self.event_id,
             "pushedAt": self.pushed_at,
             "reason": self.reason,
@@ -102,7 +103,7 @@ def history_item(
     """The history item of a deploy that started (``report`` is its DEPLOYING report)."""
     push = report.push
     return HistoryItem(
-        repository=push.repository,
+        repository=push.config_key,
         target=report.target,
         tag=push.tag,
         digest=push.digest,
@@ -113,7 +114,9 @@ def history_item(
         service=report.service,
         task_definition_arn=report.task_definition_arn,
         previous_task_definition_arn=report.previous_task_definition_arn,
-        deployment_id=report.deployment_id,
+        deployment_id=scoped_deployment_id(
+            report.deployment_id, report.location.ledger_account if report.location else None
+        ),
         event_id=push.event_id,
         pushed_at=push.pushed_at,
         recorded_at=recorded_at,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from pushdeploy.domain.accounts import TargetLocation
 from pushdeploy.domain.errors import DeployError
 from pushdeploy.domain.push import ImagePush
 from pushdeploy.domain.taskdef import Change
@@ -45,6 +46,7 @@ class TargetReport:
     slack_webhook: str | None = None  # the target's own Slack webhook (a name under the stack's path)
     extra: dict[str, Any] = field(default_factory=dict)  # more fields for the notification (rollback, plan)
     replayed: bool = False  # the first result of this event, returned again to a redelivery
+    location: TargetLocation | None = None  # the target's account and Region, when its config names them
 
     @property
     def final(self) -> bool:

@@ -15,6 +15,7 @@ class ManualDeployRequest:
     targets: tuple[str, ...] | None = None
     dry_run: bool = False
     requested_by: str | None = None
+    registry: str | None = None  # the registry account holding the repository, when not the stack's own
 
 
 @dataclass(frozen=True)

@@ -187,9 +187,15 @@ def decision_value(message: Mapping[str, Any]) -> str:
     """What an Approve or Reject button carries back: the target and the pause it answers."""
     approval = message.get("approval") or {}
     return json.dumps(
-        {"repository": message.get("repository"), "target": message.get("target"), "hookId": approval.get("hookId")},
+        {"repository": _config_repository(message), "target": message.get("target"), "hookId": approval.get("hookId")},
         separators=(",", ":"),
     )
+
+
+def _config_repository(message: Mapping[str, Any]) -> Any:
+    """The repository as its targets are configured: a foreign registry's is qualified by its account."""
+    registry, repository = message.get("registryAccount"), message.get("repository")
+    return f"{registry}/{repository}" if isinstance(registry, str) and registry else repository
 
 
 def _decision_buttons(message: Mapping[str, Any]) -> list[dict[str, Any]]:

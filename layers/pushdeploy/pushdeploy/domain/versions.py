@@ -11,6 +11,7 @@ pre-release at all).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -66,7 +67,12 @@ class VersionRange:
         """Whether ``version`` (as ``tag_version`` returns it) satisfies the range, npm's pre-release rule
         included."""
         parsed = _parse(version)
-        return parsed is not None and bool(self.spec.match(parsed))
+        if parsed is None:
+            return False
+        if parsed.prerelease and (parsed.major, parsed.minor, parsed.patch) not in _named_prereleases(self.text):
+            # npm's rule, applied here too: the library lets "<0.0.0" take 0.0.0-0, which npm does not.
+            return False
+        return bool(self.spec.match(parsed))
 
     def miss(self, version: str, pattern: str) -> str:
         """Why ``version`` does not satisfy the range ``pattern`` (as written in the config): "1.3.9 is below
@@ -76,6 +82,14 @@ class VersionRange:
             return f"{version} is a pre-release, which {pattern} does not name"
         side = _side(self.spec.clause, parsed)
         return f"{version} is {side or 'outside'} {pattern}"
+
+
+_PRERELEASE_IN_RANGE = re.compile(r"(?<![0-9A-Za-z.])v?(\d+)\.(\d+)\.(\d+)-[0-9A-Za-z.-]+")
+
+
+def _named_prereleases(text: str) -> set[tuple[int, int, int]]:
+    """The releases of whose pre-releases a range names one (npm: only these may match a pre-release)."""
+    return {(int(a), int(b), int(c)) for a, b, c in _PRERELEASE_IN_RANGE.findall(text)}
 
 
 def parse_range(text: str) -> VersionRange:

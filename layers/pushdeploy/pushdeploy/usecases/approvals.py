@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools import Logger
 
+from pushdeploy.domain.accounts import check_account_allowed, role_session_name, target_location
 from pushdeploy.domain.config import TargetConfig, parse_target_config, target_name
 from pushdeploy.domain.errors import ConfigError, DeployError
 from pushdeploy.domain.ports import ApprovalLedger, DeployLedger, DeploymentControl, TargetConfigSource
@@ -32,6 +33,7 @@ from pushdeploy.domain.slack_actions import (
 from pushdeploy.domain.strategy import ApprovalError
 from pushdeploy.domain.times import describe_time
 from pushdeploy.domain.webhook import Delivery, WebhookUrlError, check_webhook_url, redact
+from pushdeploy.usecases.targets import TargetClientsFactory
 
 logger = Logger(service="pushdeploy", child=True)
 HISTORY_LOOKBACK = 5
@@ -56,7 +58,16 @@ class Approvals:
         approvals: ApprovalLedger,
         control: DeploymentControl,
         clock: Callable[[], float] = time.time,
+        account: str | None = None,
+        region: str = "",
+        allowed_accounts: Sequence[str] = (),
+        clients_for_target: TargetClientsFactory | None = None,
     ) -> None:
+        # A target in a workload account is answered there, through the workload role.
+        self._account = account
+        self._region = region
+        self._allowed_accounts = tuple(allowed_accounts)
+        self._clients_for_target = clients_for_target
         self._configs = configs
         self._ledger = ledger
         self._approvals = approvals
@@ -76,7 +87,8 @@ class Approvals:
         item = self._awaiting(request)
         approval = item.approval
         assert approval is not None and item.deployment_id is not None
-        state = self._control.describe_service_deployment(approval.service_deployment_arn)
+        control = self._control_for(config, request)
+        state = control.describe_service_deployment(approval.service_deployment_arn)
         if state is None or not state.in_progress or approval.hook_id not in {hook.hook_id for hook in state.paused}:
             status = state.status if state is not None else "unknown to ECS"
             raise ApprovalError(
@@ -84,7 +96,7 @@ class Approvals:
                 f"{item.deployment_id} {status}, its pause at {approval.stage} no longer awaiting action "
                 "(answered, timed out or rolled back)"
             )
-        self._control.continue_service_deployment(approval.service_deployment_arn, approval.hook_id, request.action)
+        control.continue_service_deployment(approval.service_deployment_arn, approval.hook_id, request.action)
         now = self._clock()
         decided = replace(approval, decision=request.decided, decided_by=request.requested_by, decided_at=now)
         if not self._approvals.record_decision(item, item.deployment_id, decided):
@@ -102,6 +114,23 @@ class Approvals:
             "decidedBy": request.requested_by,
             "decidedAt": describe_time(now),
         }
+
+    def _control_for(self, config: TargetConfig, request: ApprovalRequest) -> DeploymentControl:
+        """ECS's service deployments where the target is: the stack's own, or the workload role's."""
+        location = target_location(config.account, own_account=self._account, own_region=self._region)
+        if not location.remote:
+            return self._control
+        if self._clients_for_target is None:
+            raise DeployError(
+                f"{request.repository}/{request.target} is deployed in {location.describe()}: answer its pause from "
+                "the console (DeployFunction, which acts there through the workload role)"
+            )
+        check_account_allowed(location, self._allowed_accounts, own_account=self._account)
+        session = role_session_name(request.repository, request.target, f"{request.decision}-{int(self._clock())}")
+        clients = self._clients_for_target(location, session)
+        if clients.control is None:
+            raise DeployError(f"no ECS deployment control in {location.describe()}")
+        return clients.control
 
     def _config(self, request: ApprovalRequest) -> TargetConfig:
         parameters = self._configs.target_parameters(request.repository)

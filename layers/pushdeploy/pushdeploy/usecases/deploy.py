@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from aws_lambda_powertools import Logger
 
+from pushdeploy.domain.accounts import TargetLocation, located, role_session_name
 from pushdeploy.domain.config import TargetConfig
 from pushdeploy.domain.errors import AwsCallError, DeployError
 from pushdeploy.domain.ledger import CLAIM_LEASE_SECONDS, Claim, PendingRevision, TargetState
@@ -54,6 +55,7 @@ from pushdeploy.usecases.announce import Announcer
 from pushdeploy.usecases.planning import Planner
 from pushdeploy.usecases.recording import ClaimedTarget, Recorder, renotified
 from pushdeploy.usecases.steps import TARGET_TIME_BUDGET_MS, StepRunner
+from pushdeploy.usecases.targets import TargetClientsFactory
 
 __all__ = ["DeployIncompleteError", "DeployOutcome", "Deployer", "deploy_warnings"]
 
@@ -76,6 +78,8 @@ class _Run:
     claim: Claim
     base: TargetReport  # the report so far: the target, its cluster and service
     remaining_ms: Callable[[], int]
+    planner: Planner | None = None  # a target in another account or Region: its own (None: the stack's)
+    steps: StepRunner | None = None
 
 
 class Deployer:
@@ -102,8 +106,14 @@ class Deployer:
         apply_early_outcome: Callable[[DeploymentEvent], object] | None = None,
         control: DeploymentControl | None = None,
         alarms: AlarmCatalog | None = None,
+        allowed_accounts: Sequence[str] = (),
+        clients_for_target: TargetClientsFactory | None = None,
     ) -> None:
         self._configs = configs
+        # Targets in a workload account (or another Region): clients of the role there, from this factory.
+        self._allowed_accounts = tuple(allowed_accounts)
+        self._clients_for_target = clients_for_target
+        self._allowed_families = tuple(allowed_families)
         self._ecs = ecs
         # Strategies and approvals: the UpdateService that sends a deploymentConfiguration, alarms checked.
         self._control = control
@@ -124,8 +134,12 @@ class Deployer:
 
     def resolve_manual(self, request: ManualDeployRequest) -> ImagePush:
         """The pinned image behind a manual request's tag (looked up in ECR)."""
-        digest, registry_id = self._images.find_image(request.repository, request.tag)
-        return manual_push(request, digest, ecr_registry(registry_id, self._region), now=self._clock())
+        if request.registry is not None and request.registry != self._account:
+            digest, registry_id = self._images.find_image(request.repository, request.tag, registry=request.registry)
+        else:
+            digest, registry_id = self._images.find_image(request.repository, request.tag)
+        registry = ecr_registry(registry_id, self._region)
+        return manual_push(request, digest, registry, now=self._clock(), registry_account=request.registry)
 
     def report_push_failure(self, request: ImagePush | ManualDeployRequest, reason: str) -> None:
         """Notify a failure that happened before the push's targets were known (best effort)."""
@@ -147,9 +161,9 @@ class Deployer:
         across its retries). A redelivered event returns its first result, target by target, from the ledger;
         one that another invocation is handling right now is ignored (that one reports).
         """
-        raw_configs = self._configs.target_parameters(push.repository)
+        raw_configs = self._configs.target_parameters(push.config_key)
         outcome = DeployOutcome(push)
-        targets = select_targets(push.repository, list(raw_configs), push.targets)
+        targets = select_targets(push.config_key, list(raw_configs), push.targets)
         if not targets:
             outcome.reason = f"no target config for repository {push.repository}"
             logger.info("Push skipped: no target config", extra={"repository": push.repository})
@@ -188,15 +202,21 @@ class Deployer:
             allowed_clusters=self._allowed_clusters,
             account=self._account,
             region=self._region,
+            allowed_accounts=self._allowed_accounts,
         )
         config, base = admission.config, admission.report
         push = admission.push  # with the tag's version when the target orders by version
         if config is None:
             return self._recorder.failed_once(base, self._announcer) if base.status is DeployStatus.FAILED else base
+        try:
+            planner, steps = self._workers(push, config.name, admission.location)
+        except DeployError as exc:
+            failed = replace(base, status=DeployStatus.FAILED, reason=str(exc), retryable=exc.retryable, code=exc.code)
+            return failed if push.dry_run else self._recorder.failed_once(failed, self._announcer)
         if push.dry_run:
-            return self._dry_run(push, config, base)
+            return self._dry_run(push, config, base, planner)
         claim = Claim(uuid.uuid4().hex, push.record, self._clock() + CLAIM_LEASE_SECONDS, attempt)
-        run = _Run(push, config, claim, base, remaining_ms)
+        run = _Run(push, config, claim, base, remaining_ms, planner, steps)
         try:
             state, decision = self._claim(run)
         except DeployError as exc:
@@ -225,7 +245,7 @@ class Deployer:
         waited_until = self._clock() + self._busy_wait_seconds
         manual = run.push.trigger is Trigger.MANUAL
         while True:
-            result = self._ledger.claim(run.push.repository, run.config.name, run.claim, self._clock())
+            result = self._ledger.claim(run.push.config_key, run.config.name, run.claim, self._clock())
             decision = decide_claim(result, run.claim.push, manual=manual, now=self._clock())
             if decision.action is not ClaimAction.WAIT:
                 return result.state, decision
@@ -237,8 +257,9 @@ class Deployer:
         """Plan the claimed target's deploy, run its steps, announce it and record it."""
         state = claimed.state
         try:
-            service, plan = self._planner.plan(run.push, run.config, state)
+            service, plan = (run.planner or self._planner).plan(run.push, run.config, state)
         except DeployError as exc:
+            exc = located(exc, run.base.location)
             failed = self._announcer.announce(failed_report(run.base, exc, registered=None, previous=None))
             self._recorder.release(claimed, None, failed, quiet=True)
             return failed
@@ -252,7 +273,7 @@ class Deployer:
         try:
             for planned in plan.steps:
                 step = planned.kind
-                executed = self._steps.run(
+                executed = (run.steps or self._steps).run(
                     step,
                     run.push,
                     run.config,
@@ -318,17 +339,38 @@ class Deployer:
             return replace(report, retryable=True, notification_error=lost)
         return report
 
-    def _dry_run(self, push: ImagePush, config: TargetConfig, base: TargetReport) -> TargetReport:
+    def _dry_run(
+        self, push: ImagePush, config: TargetConfig, base: TargetReport, planner: Planner | None = None
+    ) -> TargetReport:
         """What a real run would do, from the same decisions: nothing registered, updated, recorded, published."""
         try:
-            state = self._ledger.read_state(push.repository, config.name)
+            state = self._ledger.read_state(push.config_key, config.name)
             decision = preview_claim(state, push.record, manual=push.trigger is not Trigger.PUSH, now=self._clock())
             if decision.action is ClaimAction.SKIP:
                 return replace(base, code=decision.code, reason=f"{decision.reason} (dry run)")
-            service, plan = self._planner.plan(push, config, state)
+            service, plan = (planner or self._planner).plan(push, config, state)
         except DeployError as exc:
+            exc = located(exc, base.location)
             return replace(base, status=DeployStatus.FAILED, reason=f"{exc} (dry run)", code=exc.code)
         return planned_report(base, plan, () if plan.creating else deploy_warnings(service))
+
+    def _workers(
+        self, push: ImagePush, target: str, location: TargetLocation | None
+    ) -> tuple[Planner | None, StepRunner | None]:
+        """The planner and step runner of a target in another account or Region, with the clients of the role
+        there (None, None: the stack's own, as built; no STS call)."""
+        if location is None or not location.remote:
+            return None, None
+        if self._clients_for_target is None:
+            raise DeployError(f"this pushdeploy cannot act in {location.describe()}: no workload sessions are wired")
+        clients = self._clients_for_target(location, role_session_name(push.repository, target, push.event_id))
+        planner = Planner(
+            ecs=clients.ecs,
+            parameters=clients.parameters,
+            allowed_families=self._allowed_families,
+            alarms=clients.alarms,
+        )
+        return planner, StepRunner(clients.ecs, clients.control)
 
     def _renotify(self, run: _Run, claimed: ClaimedTarget) -> TargetReport:
         """Publish the notification a previous attempt deployed but could not publish."""

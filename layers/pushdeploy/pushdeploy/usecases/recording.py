@@ -75,7 +75,7 @@ class Recorder:
             history = history_item(report, recorded_at=now, service_arn=service_arn, notification=message)
         result, forget = self._result(claimed, report)
         early = self._ledger.commit(
-            claimed.push.repository,
+            claimed.push.config_key,
             claimed.target,
             claimed.claim.token,
             deployed,
@@ -92,7 +92,7 @@ class Recorder:
         """Record ``deployed`` as it is now (a refreshed push, a re-published notification), with no history
         item, and release the claim."""
         result, forget = self._result(claimed, report)
-        repository, token = claimed.push.repository, claimed.claim.token
+        repository, token = claimed.push.config_key, claimed.claim.token
         self._ledger.commit(repository, claimed.target, token, deployed, None, result=result, forget=forget)
 
     def release(
@@ -103,7 +103,7 @@ class Recorder:
         result, forget = self._result(claimed, report) if report is not None else (None, [])
         try:
             self._ledger.release(
-                claimed.push.repository, claimed.target, claimed.claim.token, pending, result=result, forget=forget
+                claimed.push.config_key, claimed.target, claimed.claim.token, pending, result=result, forget=forget
             )
         except DeployError as exc:
             if not quiet:
@@ -118,7 +118,7 @@ class Recorder:
             return
         result, forget = self._result(claimed, report)
         if result is not None:
-            self._ledger.record_result(claimed.push.repository, claimed.target, result, forget)
+            self._ledger.record_result(claimed.push.config_key, claimed.target, result, forget)
 
     def failed_once(self, report: TargetReport, announcer: Announcer) -> TargetReport:
         """Announce a failure found before claiming the target (its config, its scope), unless this very event
@@ -127,7 +127,7 @@ class Recorder:
         if push.dry_run:
             return report
         try:
-            events = self._ledger.read_state(push.repository, report.target).events
+            events = self._ledger.read_state(push.config_key, report.target).events
         except DeployError:  # a second announcement is better than none
             return announcer.announce(report)
         if push.event_id in events:
@@ -137,7 +137,7 @@ class Recorder:
             now = self._clock()
             result = EventResult(push.event_id, report.as_result(), now)
             try:
-                self._ledger.record_result(push.repository, report.target, result, events_to_forget(events, now))
+                self._ledger.record_result(push.config_key, report.target, result, events_to_forget(events, now))
             except DeployError as exc:
                 logger.warning("Result not recorded", extra={"target": report.target, "error": str(exc)})
         return report

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pushdeploy.domain.accounts import TargetLocation, check_account_allowed, role_session_name, target_location
 from pushdeploy.domain.channels import revision
 from pushdeploy.domain.config import TargetConfig, parse_target_config, target_name
 from pushdeploy.domain.errors import DeployError, InvalidEventError
@@ -21,6 +22,7 @@ from pushdeploy.domain.requests import HistoryRequest, RollbackRequest
 from pushdeploy.domain.scope import check_cluster, check_service
 from pushdeploy.domain.service import check_deployable
 from pushdeploy.usecases.announce import Announcer
+from pushdeploy.usecases.targets import TargetClientsFactory
 
 HISTORY_SCAN = 50
 
@@ -61,7 +63,11 @@ class TargetOperations:
         apply_early_outcome: Callable[[DeploymentEvent], object] | None = None,
         region: str | None = None,
         account: str | None = None,
+        allowed_accounts: Sequence[str] = (),
+        clients_for_target: TargetClientsFactory | None = None,
     ) -> None:
+        self._allowed_accounts = tuple(allowed_accounts)
+        self._clients_for_target = clients_for_target
         self._region = region
         self._account = account
         self._apply_early_outcome = apply_early_outcome
@@ -86,9 +92,14 @@ class TargetOperations:
         """Put the target back on the revision of its last COMPLETED deploy before the current one; when a
         deployment is in progress, stop it with rollback instead. Raises DeployError, naming the problem."""
         config = self._config(request.repository, request.target)
-        check_cluster(config.cluster, self._allowed_clusters, account=self._account, region=self._region)
-        check_service(config.service, account=self._account, region=self._region)
-        service = self._ecs.describe_service(config.cluster, config.service)
+        location = target_location(config.account, own_account=self._account, own_region=self._region or "")
+        check_account_allowed(location, self._allowed_accounts, own_account=self._account)
+        where = location.account if location.other_account else self._account
+        check_cluster(config.cluster, self._allowed_clusters, account=where, region=location.region or self._region)
+        check_service(config.service, account=where, region=location.region or self._region)
+        ecs = self._ecs_at(location, request)
+        named = location if location.named else None
+        service = ecs.describe_service(config.cluster, config.service)
         check_deployable(service, config.cluster)
         current = service.task_definition_arn
         history = self._ledger.history(request.repository, request.target, HISTORY_SCAN)
@@ -111,7 +122,7 @@ class TargetOperations:
             return {"status": DeployStatus.PLANNED.value, "dryRun": True, "target": request.target, "rollback": plan}
 
         if in_progress:
-            stopped = self._stop_in_progress(request, config, history[0], plan)
+            stopped = self._stop_in_progress(request, config, history[0], plan, ecs=ecs, location=named)
             if stopped is not None:
                 return stopped
             if destination is None:  # it finished meanwhile, and there is nothing earlier to go back to
@@ -124,7 +135,7 @@ class TargetOperations:
         claim = Claim(uuid.uuid4().hex, push.record, self._clock() + CLAIM_LEASE_SECONDS)
         state = self._take(request, claim)
         try:
-            deployment_id = self._ecs.update_service(config.cluster, config.service, str(plan["to"]))
+            deployment_id = ecs.update_service(config.cluster, config.service, str(plan["to"]))
         except BaseException:
             self._ledger.release(request.repository, request.target, claim.token)
             raise
@@ -142,6 +153,7 @@ class TargetOperations:
             reason=f"rollback of {request.target} from {revision(current)} ({plan['fromTag'] or 'unknown tag'}) "
             f"to {revision(str(plan['to']))} ({plan['toTag']})",
             extra={"rollback": plan},
+            location=named,
         )
         notification = self._announcer.render(report)
         lost = self._announcer.publish(report, notification).notification_error
@@ -165,7 +177,14 @@ class TargetOperations:
         return {"status": DeployStatus.DEPLOYING.value, **report.as_result()}
 
     def _stop_in_progress(
-        self, request: RollbackRequest, config: TargetConfig, deploying: HistoryItem, plan: dict[str, Any]
+        self,
+        request: RollbackRequest,
+        config: TargetConfig,
+        deploying: HistoryItem,
+        plan: dict[str, Any],
+        *,
+        ecs: EcsGateway,
+        location: TargetLocation | None,
     ) -> dict[str, Any] | None:
         """Stop the target's deployment in progress with rollback (ECS returns the service to its last steady
         state); None when nothing was in progress any more."""
@@ -173,7 +192,7 @@ class TargetOperations:
         claim = Claim(uuid.uuid4().hex, push.record, self._clock() + CLAIM_LEASE_SECONDS)
         self._take(request, claim)
         try:
-            stopped = self._ecs.stop_deployment_in_progress(config.cluster, config.service)
+            stopped = ecs.stop_deployment_in_progress(config.cluster, config.service)
         finally:
             self._ledger.release(request.repository, request.target, claim.token)
         if stopped is None:
@@ -192,11 +211,21 @@ class TargetOperations:
             reason=f"stopped the deployment of {push.tag} in progress with rollback: ECS returns the service to "
             "its last steady state",
             extra={"rollback": plan, "stopped": stopped},
+            location=location,
         )
         lost = self._announcer.announce(report).notification_error
         if lost:
             raise DeployError(f"{report.reason}, but {lost}")
         return {**report.as_result(), "status": "ROLLING_BACK", "stopped": stopped}
+
+    def _ecs_at(self, location: TargetLocation, request: RollbackRequest) -> EcsGateway:
+        """ECS where the target is: the stack's own client, or the workload role's."""
+        if not location.remote:
+            return self._ecs
+        if self._clients_for_target is None:
+            raise DeployError(f"this pushdeploy cannot act in {location.describe()}: no workload sessions are wired")
+        session = role_session_name(request.repository, request.target, request.event_id)
+        return self._clients_for_target(location, session).ecs
 
     def _take(self, request: RollbackRequest, claim: Claim) -> TargetState:
         """Claim the target; its state as the claim found it."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import Any, overload
 
 from aws_lambda_powertools import Logger
 
+from pushdeploy.domain.accounts import ecs_deployment_id, pull_hint, scoped_deployment_id
 from pushdeploy.domain.errors import AwsCallError
+from pushdeploy.domain.names import account_of
 from pushdeploy.domain.outcome import (
     ALLOWED_BEFORE,
     COMPLETED,
@@ -48,7 +51,11 @@ class Tracker:
         clock: Callable[[], float] = time.time,
         approvals: ApprovalLedger | None = None,
         stages: DeploymentStages | None = None,
+        own_account: str | None = None,
     ) -> None:
+        # An event of a workload account is correlated by its account and deployment id: ECS deployment ids
+        # are unique per account only (domain.accounts.scoped_deployment_id).
+        self._own_account = own_account
         self._ledger = ledger
         self._publisher = publisher
         self._clock = clock
@@ -58,7 +65,9 @@ class Tracker:
     def track(self, event: DeploymentEvent | HookEvent) -> dict[str, Any]:
         """Record and announce what ``event`` means for a deploy of ours; ignore everything else."""
         if isinstance(event, HookEvent):
+            event = replace(event, deployment_id=self._scoped(event.deployment_id, event.service_arn))
             return self._paused(event)
+        event = replace(event, deployment_id=self._scoped(event.deployment_id, event.service_arn))
         record = self._ledger.find_deployment(event.deployment_id)
         if record is None or not record.known:
             return self._unknown(event)
@@ -141,6 +150,11 @@ class Tracker:
         note, _ = approval_summary(deploy.approval, outcome, at=event.updated_at, on_timeout=planned.get("onTimeout"))
         if note:
             reason = f"{reason}; {note}" if reason else note
+        hint = pull_hint(
+            f"{event.reason} {deploy.reason or ''}", deploy.image, account_of(deploy.service_arn or event.service_arn)
+        )
+        if hint and outcome.failed:
+            reason = f"{reason}; {hint}" if reason else hint
         # Clocks differ (ECS's event time vs the push's): a duration is never negative.
         duration = round(max(0.0, event.updated_at - deploy.pushed_at), 1) if deploy.pushed_at else None
         update = OutcomeUpdate(outcome.value, describe_time(event.updated_at), reason, duration)
@@ -154,8 +168,12 @@ class Tracker:
 
     def _stage(self, service_arn: str) -> str | None:
         """The lifecycle stage ECS reports for the service's deployment; None when unknown or unreadable (it
-        only adds to the outcome's words, which are announced all the same)."""
+        only adds to the outcome's words, which are announced all the same). A workload account's service is
+        not this account's ECS to ask."""
         if self._stages is None:
+            return None
+        account = account_of(service_arn)
+        if self._own_account is not None and account is not None and account != self._own_account:
             return None
         try:
             return self._stages.stage_reached(service_arn)
@@ -192,6 +210,15 @@ class Tracker:
         logger.info("Deployment outcome", extra={"deploymentId": deployment_id, "outcome": outcome.value})
         return {"status": outcome.published, "deploymentId": deployment_id, "reason": reason}
 
+    @overload
+    def _scoped(self, deployment_id: str, service_arn: str) -> str: ...
+    @overload
+    def _scoped(self, deployment_id: str | None, service_arn: str) -> str | None: ...
+    def _scoped(self, deployment_id: str | None, service_arn: str) -> str | None:
+        account = account_of(service_arn)
+        foreign = account if self._own_account is not None and account not in {None, self._own_account} else None
+        return scoped_deployment_id(deployment_id, foreign)
+
 
 def _ignored(reason: str) -> dict[str, Any]:
     return {"status": "IGNORED", "reason": reason}
@@ -209,6 +236,6 @@ def _minimal_message(deploy: HistoryItem, deployment_id: str) -> dict[str, Any]:
         "service": deploy.service,
         "taskDefinitionArn": deploy.task_definition_arn,
         "previousTaskDefinitionArn": deploy.previous_task_definition_arn,
-        "deploymentId": deployment_id,
+        "deploymentId": ecs_deployment_id(deployment_id),
         "trigger": deploy.trigger,
     }
