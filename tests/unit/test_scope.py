@@ -39,8 +39,9 @@ def test_a_cluster_arn_of_another_account_is_refused_naming_the_account() -> Non
 
     # Then it is refused before any call, naming both accounts
     assert str(caught.value) == (
-        f"cluster {cluster} is in account 999999999999, not this stack's account 123456789012; pushdeploy "
-        "deploys only within its own account: give the cluster of this account"
+        f"cluster {cluster} is in account 999999999999, not the target's account 123456789012; give the cluster "
+        "of that account, or name the other account in the target's 'account' field (within the stack's "
+        "AllowedAccounts)"
     )
 
 
@@ -53,7 +54,7 @@ def test_a_cluster_arn_of_another_region_is_refused_naming_the_region() -> None:
         check_cluster(cluster, ("staging",), account=ACCOUNT, region=REGION)
 
     # Then it is refused, naming both Regions
-    assert str(caught.value).startswith(f"cluster {cluster} is in Region eu-west-1, not this stack's Region us-east-1")
+    assert str(caught.value).startswith(f"cluster {cluster} is in Region eu-west-1, not the target's Region us-east-1")
 
 
 def test_a_cluster_of_this_account_and_region_passes() -> None:

@@ -49,19 +49,21 @@ def check_service(service: str, *, account: str | None = None, region: str | Non
 
 def check_location(kind: str, name_or_arn: str, *, account: str | None = None, region: str | None = None) -> None:
     """Raise OutOfScopeError when ``name_or_arn`` is an ARN of an account other than ``account`` or of a
-    Region other than ``region``; a plain name is in the stack's own account and Region."""
+    Region other than ``region`` (the target's: its own fields, else the stack's); a plain name is in the
+    target's account and Region."""
     arn = parse_arn(name_or_arn)
     if arn is None:
         return
     if account is not None and arn.account != account:
         raise OutOfScopeError(
-            f"{kind} {shorten(name_or_arn)} is in account {shorten(arn.account)}, not this stack's account "
-            f"{account}; pushdeploy deploys only within its own account: give the {kind} of this account"
+            f"{kind} {shorten(name_or_arn)} is in account {shorten(arn.account)}, not the target's account "
+            f"{account}; give the {kind} of that account, or name the other account in the target's 'account' "
+            "field (within the stack's AllowedAccounts)"
         )
     if region is not None and arn.region != region:
         raise OutOfScopeError(
-            f"{kind} {shorten(name_or_arn)} is in Region {shorten(arn.region)}, not this stack's Region "
-            f"{region}; pushdeploy deploys only within its own Region: give the {kind} of this Region"
+            f"{kind} {shorten(name_or_arn)} is in Region {shorten(arn.region)}, not the target's Region "
+            f"{region}; give the {kind} of that Region, or name the other Region in the target's 'region' field"
         )
 
 
