@@ -30,6 +30,7 @@ from pushdeploy.domain.strategy import (
     parse_approval_block,
     parse_deployment_block,
 )
+from pushdeploy.domain.tasks import OneOffTask, TaskPhase, parse_task_list
 
 # target_name moved to domain.names; kept importable from here.
 __all__ = [
@@ -61,6 +62,8 @@ KNOWN_FIELDS = frozenset(
         "slackWebhook",
         "deployment",
         "approval",
+        "beforeDeploy",
+        "afterDeploy",
     }
 )
 CREATE_FIELDS = frozenset(
@@ -109,6 +112,8 @@ class TargetConfig:
     slack_webhook: str | None = None  # a parameter name under the stack's SlackWebhookPath
     deployment: DeploymentSettings | None = None  # how the service deploys (None: its own settings, untouched)
     approval: ApprovalSettings | None = None  # a PAUSE hook a person answers
+    before_deploy: tuple[OneOffTask, ...] = ()  # one-off tasks of the new revision before the update (domain.tasks)
+    after_deploy: tuple[OneOffTask, ...] = ()  # one-off tasks once the deployment COMPLETED
 
 
 @lru_cache(maxsize=1024)
@@ -249,6 +254,12 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         slack_webhook=slack_webhook,
         deployment=deployment,
         approval=approval,
+        before_deploy=parse_task_list(parameter, TaskPhase.BEFORE.value, document["beforeDeploy"])
+        if document.get("beforeDeploy") is not None
+        else (),
+        after_deploy=parse_task_list(parameter, TaskPhase.AFTER.value, document["afterDeploy"])
+        if document.get("afterDeploy") is not None
+        else (),
     )
 
 
