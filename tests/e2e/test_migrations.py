@@ -229,3 +229,103 @@ def test_a_duplicate_or_out_of_order_task_event_changes_nothing(
         assert invocation.result["status"] == "IGNORED", invocation.result
     assert inbox.receive() == []
     assert service(session, "staging")["taskDefinition"] == updated
+
+
+def test_an_after_deploy_task_that_fails_rolls_the_service_back(
+    local: LocalAws, session: boto3.Session, stack: LocalStack, world: World, inbox: Inbox
+) -> None:
+    # Given staging with an afterDeploy smoke test that rolls back on failure, and a first deploy completed
+    config = {
+        **STAGING_CONFIG,
+        "afterDeploy": [{"container": "api", "command": SMOKE, "timeoutMinutes": 5, "rollbackOnFailure": True}],
+    }
+    put_target_config(session, "api", "staging", config)
+    first = push(local, stack, "staging-42", at="2026-11-20T10:15:30Z", seed="4f")
+    assert first["status"] == "DEPLOYING"
+    [smoke] = deploy_results(local.settle("staging", "api"))
+    assert smoke["task"]["status"] == "PREPARING" and smoke["task"]["task"]["phase"] == "afterDeploy"
+    local.stop_task("staging", smoke["task"]["task"]["taskArn"], exit_code=0)
+    inbox.receive()
+
+    # When a second deploy completes and its smoke test exits 2
+    second = push(local, stack, "staging-43", at="2026-11-20T10:16:30Z", seed="5a")
+    [smoke] = deploy_results(local.settle("staging", "api"))
+    assert service(session, "staging")["taskDefinition"] == second["taskDefinitionArn"]
+    [result] = deploy_results(local.stop_task("staging", smoke["task"]["task"]["taskArn"], exit_code=2))
+
+    # Then the failure is reported FAILED after the deploy, and the service is rolled back to the first revision
+    assert result["task"]["status"] == "FAILED"
+    assert result["task"]["rollback"]["status"] == "DEPLOYING", result
+    assert service(session, "staging")["taskDefinition"] == first["taskDefinitionArn"]
+    messages = [received.message for received in inbox.receive()]
+    failed = [m for m in messages if m["status"] == "FAILED"]
+    assert failed and "afterDeploy[0] (python manage.py smoke) exited with code 2" in failed[0]["reason"]
+    assert any(m["status"] == "DEPLOYING" and m["trigger"] == "rollback" for m in messages)
+
+
+def test_a_manual_run_task_runs_on_the_current_revision(
+    local: LocalAws, session: boto3.Session, stack: LocalStack, world: World, inbox: Inbox
+) -> None:
+    # Given staging on its first revision, and a manual run-task request (the sample in events/)
+    request = load_event("manual-run-task.json")
+    current = service(session, "staging")["taskDefinition"]
+
+    # When the deploy function is invoked with it
+    delivery = local.run_event(stack, request)
+    [invocation] = delivery.invocations
+    assert invocation.error is None, invocation.error
+
+    # Then the task runs the current revision with the command, and PREPARING is announced
+    report = invocation.result["task"]
+    assert report["status"] == "PREPARING" and report["task"]["phase"] == "run-task"
+    described = session.client("ecs").describe_tasks(cluster="staging", tasks=[report["task"]["taskArn"]])["tasks"]
+    assert described[0]["taskDefinitionArn"] == current
+    assert [m.message["status"] for m in inbox.receive()] == ["PREPARING"]
+
+    # When it succeeds
+    [result] = deploy_results(local.stop_task("staging", report["task"]["taskArn"], exit_code=0))
+
+    # Then COMPLETED is announced, and the service was left alone
+    assert result["task"]["status"] == "COMPLETED"
+    [completed] = inbox.receive()
+    assert completed.message["status"] == "COMPLETED" and completed.message["task"]["exitCode"] == 0
+    assert service(session, "staging")["taskDefinition"] == current
+
+
+def test_a_task_the_revision_cannot_run_fails_before_anything_is_registered(
+    local: LocalAws, session: boto3.Session, stack: LocalStack, world: World, inbox: Inbox
+) -> None:
+    # Given a beforeDeploy task naming a container the task definition lacks
+    config = migrating()
+    config["beforeDeploy"][0]["container"] = "worker"
+    put_target_config(session, "api", "staging", config)
+    revisions_before = session.client("ecs").list_task_definitions(familyPrefix="api-staging")["taskDefinitionArns"]
+
+    # When a push arrives
+    report = push(local, stack)
+
+    # Then it FAILED, naming the field; nothing was registered, no task started
+    assert report["status"] == "FAILED" and report["code"] == "config"
+    assert "field 'beforeDeploy[0].container'" in report["reason"] and "worker" in report["reason"]
+    after = session.client("ecs").list_task_definitions(familyPrefix="api-staging")["taskDefinitionArns"]
+    assert after == revisions_before
+    assert local.pending_timers() == []
+
+
+def test_the_dry_run_lists_the_tasks_and_their_commands(
+    local: LocalAws, session: boto3.Session, stack: LocalStack, world: World
+) -> None:
+    # Given staging with a migration
+    put_target_config(session, "api", "staging", migrating())
+    event = load_event("ecr-push.json")
+    event["dryRun"] = True
+
+    # When a push is run as a dry run
+    [invocation] = local.run_event(stack, event).invocations
+
+    # Then the plan shows the migration between registering and updating, with its command
+    report = target_report(invocation.result, "staging")
+    assert report["status"] == "PLANNED"
+    steps = [(step["step"], step["description"]) for step in report["steps"]]
+    assert [kind for kind, _ in steps] == ["register", "run-task", "update-service"]
+    assert "python manage.py migrate" in steps[1][1]

@@ -382,7 +382,7 @@ class TaskContinuation:
                     },
                 },
             )
-            return {"task": planned.as_result(), **planned.extra}
+            return {"task": planned.as_result()}
         claim = Claim(uuid.uuid4().hex, push.record, self._clock() + CLAIM_LEASE_SECONDS)
         taken = self._ledger.claim(push.repository, config.name, claim, self._clock())
         if not taken.acquired:
@@ -406,7 +406,7 @@ class TaskContinuation:
         except DeployError:
             self._ledger.release(push.repository, config.name, claim.token)
             raise
-        return {"task": report.as_result(), **report.extra}
+        return {"task": report.as_result()}
 
     # -- helpers ------------------------------------------------------------------------------------------
 
