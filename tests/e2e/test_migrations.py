@@ -31,7 +31,9 @@ def migrating(timeout_minutes: int = 15, **more: Any) -> dict[str, Any]:
     }
 
 
-def push(local: LocalAws, stack: LocalStack, tag: str = "staging-42", at: str | None = None, seed: str = "4f") -> dict[str, Any]:
+def push(
+    local: LocalAws, stack: LocalStack, tag: str = "staging-42", at: str | None = None, seed: str = "4f"
+) -> dict[str, Any]:
     """Deliver an ECR push of ``tag`` through the stack's rule; staging's report."""
     event = load_event("ecr-push.json")
     event["id"] = f"push-{tag}"
@@ -90,7 +92,12 @@ def test_a_migration_that_succeeds_then_updates_the_service(
     assert "log-events/api$252Fapi$252F" in preparing.message["task"]["logs"]
     # ...and a timer bounds it
     [timer] = local.pending_timers()
-    assert timer["event"] == {"action": "task-timeout", "repository": "api", "target": "staging", "taskArn": task["taskArn"]}
+    assert timer["event"] == {
+        "action": "task-timeout",
+        "repository": "api",
+        "target": "staging",
+        "taskArn": task["taskArn"],
+    }
 
     # When the migration exits with code 0 (its STOPPED event goes through the stack's rule)
     results = deploy_results(local.stop_task("staging", task["taskArn"], exit_code=0))
@@ -212,7 +219,9 @@ def test_a_duplicate_or_out_of_order_task_event_changes_nothing(
     local.stop_task("staging", report["task"]["taskArn"], exit_code=0)
     inbox.receive()
     stopped = [
-        e for e in local.ecs.emitted if e["detail-type"] == "ECS Task State Change" and e["detail"]["lastStatus"] == "STOPPED"
+        e
+        for e in local.ecs.emitted
+        if e["detail-type"] == "ECS Task State Change" and e["detail"]["lastStatus"] == "STOPPED"
     ][-1]
     updated = service(session, "staging")["taskDefinition"]
 

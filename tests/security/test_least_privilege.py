@@ -477,7 +477,9 @@ def test_the_scenarios_did_what_they_are_named_for(recorded: Recorded) -> None:
     assert code("second tag", "staging") == "duplicate"
     assert runs["dry run"].result.get("dryRun") is True
     assert code("manual deploy", "prod") == "DEPLOYING"
-    assert runs["deployment completed"].result["status"] == "COMPLETED"
+    # (a deployment's COMPLETED reaches the deploy function too, for afterDeploy tasks: none here)
+    [completed] = [i for i in runs["deployment completed"].invocations if i.function == "TrackFunction"]
+    assert completed.result["status"] == "COMPLETED"
     assert runs["rollback started by ECS"].result["status"] == "ROLLING_BACK"
     assert [d["tag"] for d in runs["history"].result["deploys"]] == ["v1.4.2"]
     assert runs["rollback"].result["status"] == "ROLLING_BACK"
@@ -488,7 +490,7 @@ def test_the_scenarios_did_what_they_are_named_for(recorded: Recorded) -> None:
     [failing] = runs["update fails"].invocations
     assert (failing.attempts, failing.sent_to_on_failure) == (3, True)
     assert "ThrottlingException" in str(failing.error)
-    [tracker_failing] = runs["tracker fails"].invocations
+    [tracker_failing] = [i for i in runs["tracker fails"].invocations if i.function == "TrackFunction"]
     assert (tracker_failing.attempts, tracker_failing.sent_to_on_failure) == (3, True)
     assert runs["canary with alarms"].report("prod")["status"] == "DEPLOYING"
     assert "AWAITING_APPROVAL" in [str(i.result["status"]) for i in runs["canary paused"].invocations]
@@ -496,10 +498,26 @@ def test_the_scenarios_did_what_they_are_named_for(recorded: Recorded) -> None:
         "APPROVED",
         "alice",
     )
-    # And the tracker ran for the ECS events, the deploy function for everything else
+    # And one-off tasks: a migration started, its STOPPED event updated the service, a timeout stopped one
+    assert code("migration", "staging") == "beforeDeploy"
+    assert [r["task"]["status"] for r in runs["migration succeeds"].deploy_results] == ["DEPLOYING"]
+    assert [r["task"]["status"] for r in runs["migration times out"].deploy_results] == ["FAILED"]
+    assert runs["run task"].result["task"]["status"] == "PREPARING"
+    # And the tracker ran for the ECS events, the deploy function for everything else (and, for a deployment's
+    # COMPLETED, read the ledger and the target's config only: no afterDeploy task is configured)
     tracked = ("deployment completed", "rollback started by ECS", "tracker fails", "canary paused")
-    assert {call.function for name in tracked for call in runs[name].calls} == {"TrackFunction"}
-    assert {call.function for name in runs if name not in tracked for call in runs[name].calls} == {FUNCTION}
+    assert {call.function for name in tracked for call in runs[name].calls if call.function != FUNCTION} == {
+        "TrackFunction"
+    }
+    assert {
+        call.operation
+        for name in tracked
+        for call in runs[name].calls
+        if call.function == FUNCTION and not call.by_lambda
+    } <= {"GetItem", "GetParametersByPath"}
+    # (stopping a task delivers the local ECS's queued deployment events too: the tracker's)
+    delivering = (*tracked, "migration succeeds", "migration times out")
+    assert {call.function for name in runs if name not in delivering for call in runs[name].calls} == {FUNCTION}
     # And every function the stack creates was exercised (its role is checked against what it called)
     assert {call.function for call in recorded.calls} == set(recorded.stack.functions)
     # And every call was made by the functions' code, but the on-failure records Lambda sends with their roles
@@ -520,7 +538,7 @@ def test_every_call_each_function_makes_is_allowed_by_its_role(template: dict[st
         assert denied == [], f"{function}:\n{table(denied)}"
     # And the requests cover every service the deploy function uses, publishing to the encrypted topic included
     services = {d.request.action.split(":")[0] for d in found[FUNCTION][1]}
-    assert services == {"ecs", "iam", "ssm", "ecr", "dynamodb", "sns", "kms", "sqs", "cloudwatch"}
+    assert services == {"ecs", "iam", "ssm", "ecr", "dynamodb", "sns", "kms", "sqs", "cloudwatch", "scheduler"}
     assert recorded.topic_keys, "the deploy topic is not encrypted"
 
 
