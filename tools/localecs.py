@@ -112,13 +112,13 @@ def _tolerate_containers_without_memory() -> None:
         for container in missing:
             container["memoryReservation"] = 0
         try:
-            return calculate(task_definition)  # type: ignore[no-any-return]
+            return calculate(task_definition)
         finally:
             for container in missing:
                 del container["memoryReservation"]
 
     tolerant.tolerant = True  # type: ignore[attr-defined]
-    EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(tolerant)  # type: ignore[method-assign,assignment]
+    EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(tolerant)  # type: ignore[method-assign]
 
 
 class EcsError(Exception):

@@ -218,6 +218,7 @@ def test_a_duplicate_or_out_of_order_task_event_changes_nothing(
     report = push(local, stack)
     local.stop_task("staging", report["task"]["taskArn"], exit_code=0)
     inbox.receive()
+    assert local.ecs is not None
     stopped = [
         e
         for e in local.ecs.emitted
