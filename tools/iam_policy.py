@@ -400,6 +400,18 @@ def requests_for_call(
             return [Request(action, "*")]
         case "ecs", "RunTask" | "StopTask":
             return _ecs_task_requests(operation, params, response, where)
+        case "ecs", "RegisterTaskDefinition":
+            registered = (response or {}).get("taskDefinition", {}).get("taskDefinitionArn")
+            arn = str(registered or where.arn("ecs", f"task-definition/{params['family']}:*"))
+            requests = [Request(action, arn)]
+            if params.get("tags"):
+                requests.append(Request("ecs:TagResource", arn, {"ecs:CreateAction": operation}))
+            requests.extend(
+                Request("iam:PassRole", str(params[key]), {"iam:PassedToService": _ECS_TASKS})
+                for key in ("taskRoleArn", "executionRoleArn")
+                if params.get(key)
+            )
+            return requests
         case "ecr", "DescribeImages":
             registry = str(params.get("registryId", where.account))
             arn = f"arn:{where.partition}:ecr:{where.region}:{registry}:repository/{params['repositoryName']}"
