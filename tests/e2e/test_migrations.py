@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
+from pushdeploy.adapters.ledger import DynamoDbLedger
 from tests.e2e.readback import service, target_report
 from tests.helpers import Inbox, load_event
 from tools.localaws import Delivery, LocalAws, LocalStack
@@ -339,3 +340,24 @@ def test_the_dry_run_lists_the_tasks_and_their_commands(
     steps = [(step["step"], step["description"]) for step in report["steps"]]
     assert [kind for kind, _ in steps] == ["register", "run-task", "update-service"]
     assert "python manage.py migrate" in steps[1][1]
+
+
+def test_the_event_again_finishes_a_deploy_whose_first_continuation_failed(
+    local: LocalAws, session: boto3.Session, stack: LocalStack, world: World, inbox: Inbox
+) -> None:
+    # Given a migration whose STOPPED event's first invocation ended the task in the ledger, then failed (the
+    # claim still the task's, the service not updated)
+    put_target_config(session, "api", "staging", migrating())
+    report = push(local, stack)
+    inbox.receive()
+    task_arn = report["task"]["taskArn"]
+    ledger = DynamoDbLedger(session.client("dynamodb"), stack.outputs["DeployTableName"])
+    assert ledger.end_task("api", "staging", task_arn, succeeded=True) is not None
+
+    # When the event arrives again (Lambda's retry of it)
+    [result] = deploy_results(local.stop_task("staging", task_arn, exit_code=0))
+
+    # Then the deploy is finished: the service updated, DEPLOYING announced
+    assert result["task"]["status"] == "DEPLOYING", result
+    assert service(session, "staging")["taskDefinition"] == report["taskDefinitionArn"]
+    assert statuses(inbox) == ["DEPLOYING"]

@@ -82,6 +82,7 @@ def task_to_item(run: TaskRun) -> dict[str, Any]:
         "logUrl": run.log_url,
         "deploymentId": run.deployment_id,
         "rollbackOnFailure": run.rollback_on_failure,
+        "endedTaskArn": run.ended_task_arn,
     }
 
 
@@ -110,6 +111,7 @@ def task_from_item(item: Mapping[str, Any] | None) -> TaskRun | None:
         log_url=item.get("logUrl"),
         deployment_id=item.get("deploymentId"),
         rollback_on_failure=bool(item.get("rollbackOnFailure", False)),
+        ended_task_arn=item.get("endedTaskArn"),
     )
 
 
@@ -179,13 +181,14 @@ class TaskRecords:
 
     def end_task(self, repository: str, target: str, task_arn: str, *, succeeded: bool) -> TaskRun | None:
         """Mark the running task ended (done + 1 when it succeeded), if it is the running one."""
-        update = "REMOVE #task.#arn"
+        sets = ["#task.#ended = :arn"]
         values: dict[str, Any] = {":arn": {"S": task_arn}}
-        names = {"#task": "task", "#arn": "taskArn"}
+        names = {"#task": "task", "#arn": "taskArn", "#ended": "endedTaskArn"}
         if succeeded:
             names["#done"] = "done"
-            update = "SET #task.#done = #task.#done + :one " + update
+            sets.append("#task.#done = #task.#done + :one")
             values[":one"] = {"N": "1"}
+        update = f"SET {', '.join(sets)} REMOVE #task.#arn"
         with aws_call("dynamodb:UpdateItem"):
             try:
                 response = self._client.update_item(

@@ -276,6 +276,7 @@ class TaskRun:
     log_url: str | None = None
     deployment_id: str | None = None  # afterDeploy: the deployment that COMPLETED
     rollback_on_failure: bool = False
+    ended_task_arn: str | None = None  # the task that ended last (a retry of its event finishes its deploy)
 
     def holds(self, claim: Claim | None, now: float) -> bool:
         """Whether the target's claim is this task's, unexpired, with the task still running."""
@@ -286,11 +287,15 @@ class TaskRun:
             and claim.expires_at > now
         )
 
+    def holds_ended(self, claim: Claim | None) -> bool:
+        """Whether the target's claim is still this run's after its task ended (its deploy did not go on)."""
+        return self.task_arn is None and claim is not None and claim.token == self.claim_token
+
     def task_fields(self) -> dict[str, Any]:
         """The ``task`` object of the notification."""
         fields: dict[str, Any] = {
             "phase": self.phase.value,
-            "taskArn": self.task_arn,
+            "taskArn": self.task_arn or self.ended_task_arn,
             "container": self.container,
             "command": list(self.command),
             "timeoutMinutes": self.timeout_minutes,

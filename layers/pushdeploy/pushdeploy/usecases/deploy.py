@@ -239,10 +239,10 @@ class Deployer:
             decision = decide_claim(result, run.claim.push, manual=manual, now=self._clock())
             if decision.action is ClaimAction.QUEUE:
                 queued = self._tasks.queue(run.push, run.config.name, result.state, run.base) if self._tasks else None
-                if queued is None:
-                    continue  # the task ended meanwhile: claim again
-                action = ClaimAction.QUEUE if queued.code == "queued" else ClaimAction.SKIP
-                return result.state, ClaimDecision(action, queued.reason or "", queued.code)
+                if queued is not None:
+                    action = ClaimAction.QUEUE if queued.code == "queued" else ClaimAction.SKIP
+                    return result.state, ClaimDecision(action, queued.reason or "", queued.code)
+                decision = ClaimDecision(ClaimAction.WAIT, "the task holding the claim ended meanwhile")
             if decision.action is not ClaimAction.WAIT:
                 return result.state, decision
             if self._clock() > waited_until or run.remaining_ms() < TARGET_TIME_BUDGET_MS + 5_000:

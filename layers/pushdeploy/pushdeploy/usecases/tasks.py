@@ -102,6 +102,24 @@ class TaskContinuation:
         repository, target = found
         state = self._ledger.read_state(repository, target)
         run = state.task
+        if (
+            run is not None
+            and run.task_arn is None
+            and run.ended_task_arn == event.task_arn
+            and run.holds_ended(state.claim)
+        ):
+            # The event again, after an invocation that ended the task but failed before finishing its deploy
+            # (the claim is still the task's): finish it now.
+            succeeded, reason = end_reason(run, event)
+            return self._after_end(
+                run,
+                state=state,
+                target=target,
+                succeeded=succeeded,
+                reason=reason,
+                event=event,
+                remaining_ms=remaining_ms,
+            )
         if run is None or run.task_arn != event.task_arn:
             return _ignored(
                 f"task {event.task_arn} is not the one target {target} waits for (a duplicate or late event)"
@@ -112,16 +130,37 @@ class TaskContinuation:
             return _ignored(f"task {event.task_arn} was ended already (a duplicate event or its timeout)")
         self._cancel_timer(ended)
         logger.info("Task stopped", extra={"taskArn": event.task_arn, "succeeded": succeeded, "reason": reason})
+        return self._after_end(
+            ended,
+            state=state,
+            target=target,
+            succeeded=succeeded,
+            reason=reason,
+            event=event,
+            remaining_ms=remaining_ms,
+        )
+
+    def _after_end(
+        self,
+        run: TaskRun,
+        *,
+        state: TargetState,
+        target: str,
+        succeeded: bool,
+        reason: str,
+        event: TaskStopped,
+        remaining_ms: Callable[[], int],
+    ) -> dict[str, Any]:
         details = {
             "exitCode": event.exit_code(run.container),
             "stoppedReason": event.stopped_reason,
             "stopCode": event.stop_code,
         }
         if succeeded:
-            report = self._succeeded(ended, state, target, remaining_ms)
+            report = self._succeeded(run, state, target, remaining_ms)
         else:
-            report = self._failed(ended, state, target, reason, details)
-        return self._then_queued(report, repository, target, remaining_ms)
+            report = self._failed(run, state, target, reason, details)
+        return self._then_queued(report, run.push.repository, target, remaining_ms)
 
     def timed_out(self, request: TaskTimeout, remaining_ms: Callable[[], int] = lambda: 900_000) -> dict[str, Any]:
         """A running task's timer: stop the task and report FAILED, if it still runs (the ledger says)."""
