@@ -100,12 +100,26 @@ class DeployEntryPoint:
         tasks = self._tasks()
         remaining = context.get_remaining_time_in_millis
         if isinstance(request, TaskStopped):
-            return tasks.stopped(request, remaining)
-        if isinstance(request, TaskTimeout):
-            return tasks.timed_out(request, remaining)
-        if isinstance(request, DeploymentCompleted):
-            return tasks.deployment_completed(request)
-        return tasks.run_manual(request)
+            result = tasks.stopped(request, remaining)
+        elif isinstance(request, TaskTimeout):
+            result = tasks.timed_out(request, remaining)
+        elif isinstance(request, DeploymentCompleted):
+            result = tasks.deployment_completed(request)
+        else:
+            result = tasks.run_manual(request)
+        record_task_metric(result)
+        return result
+
+
+def record_task_metric(result: dict[str, Any]) -> None:
+    """One metric per one-off task step that reported something (PREPARING, DEPLOYING, FAILED, COMPLETED), by
+    target and status; ignored events count nothing."""
+    report = result.get("task")
+    if not isinstance(report, dict) or report.get("status") not in set(DeployStatus) - {DeployStatus.PLANNED}:
+        return
+    with single_metric(name="OneOffTaskStep", unit=MetricUnit.Count, value=1, namespace=Metrics().namespace) as metric:
+        metric.add_dimension(name="target", value=str(report.get("target")))
+        metric.add_dimension(name="status", value=str(report["status"]))
 
 
 def record_metrics(outcome: DeployOutcome) -> None:
