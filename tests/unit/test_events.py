@@ -75,8 +75,12 @@ def test_every_sample_event_is_covered_here() -> None:
             *ECS_SAMPLES,
             *HOOK_SAMPLES,
             *OPERATION_SAMPLES,
+            *TASK_SAMPLES,
         ]
     )
+
+
+TASK_SAMPLES = ("ecs-task-stopped.json", "task-timeout.json", "manual-run-task.json")  # tests/unit/test_task_events.py
 
 
 PUSH_SAMPLES = {
@@ -84,6 +88,7 @@ PUSH_SAMPLES = {
     "ecr-push-prod.json": ("v1.4.2", "sha256:" + "9c" * 32, "a7d40c6b-1e55-4f3b-8c2a-90f1e6b3c2d4"),
     "ecr-push-no-match.json": ("feature-login", "sha256:" + "1d" * 32, "0b8e7f31-6a2d-4c9e-b1f4-3d7a5e2c8f90"),
     "ecr-push-second-tag.json": ("build-42", "sha256:" + "4f" * 32, "9d3e2f14-7b6a-4c58-8e01-5a2b3c4d6e7f"),
+    "ecr-push-migrate.json": ("staging-43", "sha256:" + "43" * 32, "7d2e0a4c-1b3f-4e5a-9c8d-6f1e2a3b4c5d"),
 }
 
 
