@@ -39,6 +39,7 @@ from tools.sample_world import (
     PROD_CANARY_CONFIG,
     PROD_CONFIG,
     SECRET_VALUE,
+    STAGING_CONFIG,
     World,
     put_target_config,
     seed_world,
@@ -82,6 +83,9 @@ def main() -> int:
                     f"its target config is {CONFIG_PREFIX}/{REGISTRY}/api/{WORKLOAD_CLUSTER}: "
                     f"{json.dumps(WORKLOAD_CONFIG)})"
                 )
+            elif scenario.setup == "migrate-staging":
+                put_target_config(session, "api", "staging", STAGING_MIGRATE_CONFIG)
+                _print(f"(staging's config now migrates first: {json.dumps(STAGING_MIGRATE_CONFIG['beforeDeploy'])})")
             elif scenario.setup == "canary-prod":
                 put_target_config(session, "api", "prod", PROD_CANARY_CONFIG)
                 _print(f"(prod's config now deploys a canary, paused for approval: {json.dumps(PROD_CANARY_CONFIG)})")
@@ -169,6 +173,13 @@ class Scenario:
     settle: Outcome | None = None
     answer: str | None = None  # a console request (under events/) answering the pause the local ECS reaches
     account: str | None = None  # the workload account the target's service is in (None: the stack's own)
+    task_exit: int | None = None  # the one-off task the events started ends with this exit code (local ECS)
+
+
+STAGING_MIGRATE_CONFIG = {
+    **STAGING_CONFIG,
+    "beforeDeploy": [{"container": "api", "command": ["python", "manage.py", "migrate"], "timeoutMinutes": 15}],
+}
 
 
 SCENARIOS = (
@@ -252,6 +263,16 @@ SCENARIOS = (
         settle="completed",
         answer="manual-approve.json",
     ),
+    Scenario(
+        "migrate, then deploy: staging-43's migration runs the new revision first; exit 0; the service updated",
+        ("ecr-push-migrate.json",),
+        "DEPLOYING",
+        1,
+        2,
+        setup="migrate-staging",
+        target="staging",
+        task_exit=0,
+    ),
     Scenario("An image delete (not a push: no rule matches)", ("ecr-delete.json",), "IGNORED", 0, 0),
     Scenario(
         "prod follows semver:^1.4 (never 1.4.3); docker push api:v1.5.0 deploys it",
@@ -315,6 +336,20 @@ def _run_scenario(
     status = "IGNORED"
     for file in scenario.events:
         status = _deliver(local, stack, ecs, stamps.event(file), event_file=file, deployments=deployments)
+    if scenario.task_exit is not None and scenario.target and local.ecs is not None:
+        started = [e for e in local.ecs.emitted if e["detail-type"] == "ECS Task State Change"][-1]["detail"]
+        task_arn = started["taskArn"]
+        _print(
+            f"ecs     the migration task ends with exit code {scenario.task_exit}: python -m tools.localaws ecs "
+            f"stop-task --endpoint {local.endpoint} --cluster {scenario.target} --task {task_arn.rsplit('/', 1)[-1]} "
+            f"--exit-code {scenario.task_exit}"
+        )
+        for delivery in local.stop_task(scenario.target, task_arn, exit_code=scenario.task_exit):
+            status = _show_ecs_delivery(delivery, deployments.get(scenario.target)) or status
+            for invocation in delivery.invocations:
+                report = (invocation.result or {}).get("task") if invocation.function == "DeployFunction" else None
+                if isinstance(report, dict) and report.get("deploymentId"):
+                    deployments[scenario.target] = str(report["deploymentId"])
     if scenario.answer and scenario.target:
         _print(
             f"ecs     the local ECS rolls {scenario.target}/api on to its PAUSE hook: python -m tools.localaws ecs "
@@ -388,10 +423,18 @@ def _show_ecs_delivery(delivery: Delivery, ours: str | None) -> str | None:
     """One event of the local ECS as the tracker received it; the status the tracker answered."""
     detail = delivery.event["detail"]
     whose = "(ours)" if detail.get("deploymentId") == ours else ""
-    _print(
-        f"event   {delivery.event['time']} {delivery.event['detail-type']}: {detail.get('eventName')} of "
-        f"{detail.get('deploymentId')} {whose}: {detail.get('reason')}"
-    )
+    if delivery.event["detail-type"] == "ECS Task State Change":
+        codes = ", ".join(f"{c.get('name')} exit {c.get('exitCode')}" for c in detail.get("containers", []))
+        _print(
+            f"event   {delivery.event['time']} ECS Task State Change: {detail.get('lastStatus')} of "
+            f"{str(detail.get('taskArn')).rsplit('/', 1)[-1]} ({detail.get('startedBy')})"
+            + (f": {codes}" if detail.get("lastStatus") == "STOPPED" else "")
+        )
+    else:
+        _print(
+            f"event   {delivery.event['time']} {delivery.event['detail-type']}: {detail.get('eventName')} of "
+            f"{detail.get('deploymentId')} {whose}: {detail.get('reason')}"
+        )
     status = None
     for invocation in delivery.invocations:
         _everything_printed.append(invocation.output)
@@ -400,9 +443,12 @@ def _show_ecs_delivery(delivery: Delivery, ours: str | None) -> str | None:
             return "ERROR"
         result = invocation.result or {}
         _everything_printed.append(json.dumps(result))
-        _print(f"rules   {', '.join(delivery.matched_rules)} -> {invocation.function}: {result.get('status')}")
-        if result.get("status") != "IGNORED":
-            status = str(result.get("status"))
+        said = result.get("status") or (result.get("task") or {}).get("status")
+        _print(f"rules   {', '.join(delivery.matched_rules)} -> {invocation.function}: {said}")
+        if isinstance(result.get("task"), dict) and result["task"].get("reason"):
+            _print(f"        {result['task']['reason']}")
+        if said != "IGNORED":
+            status = str(said)
     return status
 
 

@@ -398,6 +398,8 @@ def requests_for_call(
             return [Request(action, where.arn("cloudwatch", f"alarm:{name}")) for name in params.get("AlarmNames", [])]
         case "ecs", "DescribeTaskDefinition":
             return [Request(action, "*")]
+        case "ecs", "RunTask" | "StopTask":
+            return _ecs_task_requests(operation, params, response, where)
         case "ecs", "RegisterTaskDefinition":
             registered = (response or {}).get("taskDefinition", {}).get("taskDefinitionArn")
             arn = str(registered or where.arn("ecs", f"task-definition/{params['family']}:*"))
@@ -473,6 +475,32 @@ def _schedule_requests(action: str, params: Mapping[str, Any], where: AccountReg
 
 def _ecs_cluster_arn(cluster: str, where: AccountRegion) -> str:
     return cluster if cluster.startswith("arn:") else where.arn("ecs", f"cluster/{cluster}")
+
+
+def _ecs_task_requests(
+    operation: str, params: Mapping[str, Any], response: Mapping[str, Any] | None, where: AccountRegion
+) -> list[Request]:
+    """RunTask: the revision it runs, in a cluster (ecs:cluster); the tags it puts on the task it starts are a
+    TagResource of that task (ecs:CreateAction RunTask). StopTask: the task."""
+    cluster = _ecs_cluster_arn(params.get("cluster", "default"), where)
+    if operation == "StopTask":
+        return [Request("ecs:StopTask", _ecs_task_arn(cluster, str(params["task"])), {"ecs:cluster": cluster})]
+    definition = str(params["taskDefinition"])
+    if not definition.startswith("arn:"):
+        definition = where.arn("ecs", f"task-definition/{definition}" + ("" if ":" in definition else ":*"))
+    requests = [Request("ecs:RunTask", definition, {"ecs:cluster": cluster})]
+    if params.get("tags"):
+        started = [str(task["taskArn"]) for task in (response or {}).get("tasks", [])]
+        for arn in started or [_ecs_task_arn(cluster, "*")]:
+            requests.append(Request("ecs:TagResource", arn, {"ecs:CreateAction": operation}))
+    return requests
+
+
+def _ecs_task_arn(cluster_arn: str, task: str) -> str:
+    if task.startswith("arn:"):
+        return task
+    prefix, cluster = cluster_arn.split(":cluster/", 1)
+    return f"{prefix}:task/{cluster}/{task}"
 
 
 def _ecs_service_arn(cluster_arn: str, service: str) -> str:

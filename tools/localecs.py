@@ -96,6 +96,31 @@ STOPPING_STATUSES = frozenset({"STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK
 Outcome = Literal["completed", "failed"]
 
 
+def _tolerate_containers_without_memory() -> None:
+    """moto 5.2.x's RunTask adds up its containers' memory and crashes on a container that sets none (valid:
+    a Fargate task sets its memory at task level, as the sample world's do): such a container counts as 0.
+    Applied once, to moto in this process (the local AWS runs moto's server in-process)."""
+    from moto.ecs.models import EC2ContainerServiceBackend  # noqa: PLC0415 - moto's internals, only here
+
+    calculate = EC2ContainerServiceBackend._calculate_task_resource_requirements
+    if getattr(calculate, "tolerant", False):
+        return
+
+    def tolerant(task_definition: Any) -> dict[str, Any]:
+        containers = task_definition.container_definitions
+        missing = [c for c in containers if not any(c.get(k) for k in ("memory", "memoryReservation", "Memory"))]
+        for container in missing:
+            container["memoryReservation"] = 0
+        try:
+            return calculate(task_definition)
+        finally:
+            for container in missing:
+                del container["memoryReservation"]
+
+    tolerant.tolerant = True  # type: ignore[attr-defined]
+    EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(tolerant)  # type: ignore[method-assign]
+
+
 class EcsError(Exception):
     """An error ECS answers with: its ``__type`` code and message (HTTP 400)."""
 
@@ -654,6 +679,7 @@ class LocalEcs(ForwardingProxy):
 
     def __init__(self, upstream_url: str, clock: Clock | None = None, port: int = 0) -> None:
         super().__init__(upstream_url, name="local-ecs", port=port)
+        _tolerate_containers_without_memory()
         self.clock = clock or Clock()
         self._lock = threading.RLock()
         self._services: dict[str, Service] = {}

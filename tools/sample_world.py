@@ -163,6 +163,7 @@ def seed_world(session: boto3.Session, *, topic_arn: str | None = None) -> World
         world.image_digests[tag] = push_image(session, REPOSITORY, tag, seed)
 
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # moto's Fargate RunTask needs it
     world.subnet_id = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     world.security_group_id = ec2.create_security_group(GroupName="api", Description="api service", VpcId=vpc)[
         "GroupId"

@@ -102,7 +102,11 @@ class Rig:
         """An EventBridge event through the stack's rule: Lambda's async invoke, retries, on-failure queue."""
         with self.through_proxy():
             delivery = self.local.deliver(self.stack, event)
-        [invocation] = delivery.invocations
+        invocations = delivery.invocations
+        if event.get("detail-type") == "ECS Deployment State Change":
+            # A deployment's COMPLETED reaches the deploy function too (afterDeploy): the tracker's is asked about.
+            invocations = [i for i in invocations if i.function == "TrackFunction"]
+        [invocation] = invocations
         return invocation
 
     def invoke_async(self, event: dict[str, Any]) -> Invocation:

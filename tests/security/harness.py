@@ -38,7 +38,15 @@ from tools.iam_policy import (
     role_statements,
 )
 from tools.localaws import PSEUDO_PARAMETERS, Delivery, Invocation, LocalAws, LocalStack, StackFunction
-from tools.sample_world import CONFIG_PREFIX, PROD_CONFIG, SECRET_VALUE, World, put_target_config, seed_world
+from tools.sample_world import (
+    CONFIG_PREFIX,
+    PROD_CONFIG,
+    SECRET_VALUE,
+    STAGING_CONFIG,
+    World,
+    put_target_config,
+    seed_world,
+)
 from tools.template import code_directories, load_template, sam_transform
 
 WHERE = AccountRegion(
@@ -234,6 +242,15 @@ class ScenarioRun:
         [invocation] = self.invocations
         assert isinstance(invocation.result, dict), invocation.error
         return invocation.result
+
+    @property
+    def deploy_results(self) -> list[dict[str, Any]]:
+        """What the deploy function answered to a task's end or timer (results that name a task)."""
+        return [
+            invocation.result
+            for invocation in self.invocations
+            if invocation.function == FUNCTION and isinstance(invocation.result, dict) and "task" in invocation.result
+        ]
 
     def report(self, target: str) -> dict[str, Any]:
         """One target's report in the scenario's result."""
@@ -488,6 +505,37 @@ def _slack_reject(context: ScenarioContext) -> list[Delivery]:
     return [Delivery({"slack": "reject"}, invocations=[answer]), *deliveries]
 
 
+MIGRATION_CONFIG = {
+    **STAGING_CONFIG,
+    "beforeDeploy": [{"container": "api", "command": ["python", "manage.py", "migrate"], "timeoutMinutes": 15}],
+}
+
+
+def _migration(context: ScenarioContext) -> list[Delivery]:
+    """staging with a beforeDeploy migration: RunTask of the new revision (tagged), its timeout timer set."""
+    put_target_config(context.session, "api", "staging", MIGRATION_CONFIG)
+    return [context.local.deliver(context.stack, push_event("staging-46", "f", event_id(46)))]
+
+
+def _migration_succeeds(context: ScenarioContext) -> list[Delivery]:
+    """Its STOPPED event (exit code 0) through the task rule: the timer cancelled, the service updated."""
+    task_arn = context.runs["migration"].report("staging")["task"]["taskArn"]
+    return context.local.stop_task("staging", task_arn, exit_code=0)
+
+
+def _migration_times_out(context: ScenarioContext) -> list[Delivery]:
+    """Another push's migration never ends: its timer fires, the task is stopped (StopTask), FAILED."""
+    delivered = context.local.deliver(context.stack, push_event("staging-47", "9", event_id(47)))
+    put_target_config(context.session, "api", "staging", STAGING_CONFIG)
+    fired = context.local.fire_timers()
+    return [delivered, Delivery({"timer": True}, ["(timer)"], fired)]
+
+
+def _run_task(context: ScenarioContext) -> list[Delivery]:
+    """A manual run-task on staging's current revision (events/manual-run-task.json)."""
+    return [context.local.run_event(context.stack, load_event("manual-run-task.json"))]
+
+
 # In order: each starts from the state the ones before it left.
 MAIN_SCENARIOS: dict[str, Scenario] = {
     "push": _push,  # staging-42: staging deploys (secrets, secretsPath), prod does not match
@@ -508,6 +556,10 @@ MAIN_SCENARIOS: dict[str, Scenario] = {
     "canary paused": _canary_paused,  # its PAUSE hook awaits action: the tracker announces AWAITING_APPROVAL
     "console approve": _console_approve,  # approved from the console: ECS continues the deployment
     "slack reject": _slack_reject,  # the next canary rejected from Slack: ECS rolls it back
+    "migration": _migration,  # staging's beforeDeploy migration started (RunTask, a timer): PREPARING
+    "migration succeeds": _migration_succeeds,  # its STOPPED event: the timer cancelled, the service updated
+    "migration times out": _migration_times_out,  # another migration past its timeout: StopTask, FAILED
+    "run task": _run_task,  # a manual one-off task on staging's current revision: PREPARING
 }
 
 

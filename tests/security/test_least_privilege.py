@@ -192,7 +192,9 @@ def test_no_statement_grants_a_wildcard_action(roles: dict[str, list[Statement]]
     assert all(":" in action for _, _, action in actions)
 
 
-def test_pass_role_is_granted_only_towards_ecs_tasks(roles: dict[str, list[Statement]]) -> None:
+def test_pass_role_is_granted_only_towards_ecs_tasks_and_the_timer_role_towards_scheduler(
+    roles: dict[str, list[Statement]],
+) -> None:
     # Given the statements that allow iam:PassRole, in any role
     pass_role = [
         s
@@ -201,19 +203,28 @@ def test_pass_role_is_granted_only_towards_ecs_tasks(roles: dict[str, list[State
         if any(action_matches(a, "iam:PassRole") for a in s.actions)
     ]
     assert pass_role
+    timer_role = WHERE.arn("iam", "role/pushdeploy-TimerRole-EXAMPLE", region=False)
 
-    # Then each is conditioned on StringEquals iam:PassedToService = ecs-tasks.amazonaws.com, and nothing else
+    # Then each is conditioned on StringEquals iam:PassedToService and nothing else: ECS tasks, or Scheduler
+    # for the stack's own timer role only
     for statement in pass_role:
-        assert [(c.operator, c.key, c.values) for c in statement.conditions] == [
-            ("StringEquals", "iam:PassedToService", ("ecs-tasks.amazonaws.com",))
-        ], statement
-    # And so the deploy function may pass a role to ECS tasks, and to nothing else
+        conditions = [(c.operator, c.key, c.values) for c in statement.conditions]
+        if statement.resources == (timer_role,):
+            assert conditions == [("StringEquals", "iam:PassedToService", ("scheduler.amazonaws.com",))], statement
+        else:
+            assert conditions == [("StringEquals", "iam:PassedToService", ("ecs-tasks.amazonaws.com",))], statement
+    # And so the deploy function may pass a role to ECS tasks, the timer role to Scheduler, and nothing else
     role, statements = WHERE.arn("iam", "role/api-staging-task", region=False), roles[FUNCTION]
     assert evaluate(
         statements, Request("iam:PassRole", role, {"iam:PassedToService": "ecs-tasks.amazonaws.com"})
     ).allowed
+    assert evaluate(
+        statements, Request("iam:PassRole", timer_role, {"iam:PassedToService": "scheduler.amazonaws.com"})
+    ).allowed
+    for service in ("lambda.amazonaws.com", "scheduler.amazonaws.com"):
+        assert not evaluate(statements, Request("iam:PassRole", role, {"iam:PassedToService": service})).allowed
     assert not evaluate(
-        statements, Request("iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"})
+        statements, Request("iam:PassRole", timer_role, {"iam:PassedToService": "lambda.amazonaws.com"})
     ).allowed
     assert not evaluate(statements, Request("iam:PassRole", role)).allowed
 
@@ -466,7 +477,9 @@ def test_the_scenarios_did_what_they_are_named_for(recorded: Recorded) -> None:
     assert code("second tag", "staging") == "duplicate"
     assert runs["dry run"].result.get("dryRun") is True
     assert code("manual deploy", "prod") == "DEPLOYING"
-    assert runs["deployment completed"].result["status"] == "COMPLETED"
+    # (a deployment's COMPLETED reaches the deploy function too, for afterDeploy tasks: none here)
+    [completed] = [i for i in runs["deployment completed"].invocations if i.function == "TrackFunction"]
+    assert completed.result["status"] == "COMPLETED"
     assert runs["rollback started by ECS"].result["status"] == "ROLLING_BACK"
     assert [d["tag"] for d in runs["history"].result["deploys"]] == ["v1.4.2"]
     assert runs["rollback"].result["status"] == "ROLLING_BACK"
@@ -477,7 +490,7 @@ def test_the_scenarios_did_what_they_are_named_for(recorded: Recorded) -> None:
     [failing] = runs["update fails"].invocations
     assert (failing.attempts, failing.sent_to_on_failure) == (3, True)
     assert "ThrottlingException" in str(failing.error)
-    [tracker_failing] = runs["tracker fails"].invocations
+    [tracker_failing] = [i for i in runs["tracker fails"].invocations if i.function == "TrackFunction"]
     assert (tracker_failing.attempts, tracker_failing.sent_to_on_failure) == (3, True)
     assert runs["canary with alarms"].report("prod")["status"] == "DEPLOYING"
     assert "AWAITING_APPROVAL" in [str(i.result["status"]) for i in runs["canary paused"].invocations]
@@ -485,11 +498,27 @@ def test_the_scenarios_did_what_they_are_named_for(recorded: Recorded) -> None:
         "APPROVED",
         "alice",
     )
-    # And the tracker ran for the ECS events, the deploy function for everything else
+    # And one-off tasks: a migration started, its STOPPED event updated the service, a timeout stopped one
+    assert code("migration", "staging") == "beforeDeploy"
+    assert [r["task"]["status"] for r in runs["migration succeeds"].deploy_results] == ["DEPLOYING"]
+    assert [r["task"]["status"] for r in runs["migration times out"].deploy_results] == ["FAILED"]
+    assert runs["run task"].result["task"]["status"] == "PREPARING"
+    # And the tracker ran for the ECS events, the deploy function for everything else (and, for a deployment's
+    # COMPLETED, read the ledger and the target's config only: no afterDeploy task is configured)
     tracked = ("deployment completed", "rollback started by ECS", "tracker fails", "canary paused")
-    assert {call.function for name in tracked for call in runs[name].calls} == {"TrackFunction"}
+    assert {call.function for name in tracked for call in runs[name].calls if call.function != FUNCTION} == {
+        "TrackFunction"
+    }
+    assert {
+        call.operation
+        for name in tracked
+        for call in runs[name].calls
+        if call.function == FUNCTION and not call.by_lambda
+    } <= {"GetItem", "GetParametersByPath"}
+    # (stopping a task delivers the local ECS's queued deployment events too: the tracker's)
     mixed = ("slack reject",)  # a push (deploy function), its pause (tracker), the answer (approval endpoint)
-    assert {call.function for name in runs if name not in tracked + mixed for call in runs[name].calls} == {FUNCTION}
+    delivering = (*tracked, *mixed, "migration succeeds", "migration times out")
+    assert {call.function for name in runs if name not in delivering for call in runs[name].calls} == {FUNCTION}
     [slack_answer] = [i for i in runs["slack reject"].invocations if i.function == "SlackApprovalFunction"]
     assert slack_answer.result["statusCode"] == 200, slack_answer.result
     assert {call.function for call in runs["slack reject"].calls} == {
@@ -517,7 +546,7 @@ def test_every_call_each_function_makes_is_allowed_by_its_role(template: dict[st
         assert denied == [], f"{function}:\n{table(denied)}"
     # And the requests cover every service the deploy function uses, publishing to the encrypted topic included
     services = {d.request.action.split(":")[0] for d in found[FUNCTION][1]}
-    assert services == {"ecs", "iam", "ssm", "ecr", "dynamodb", "sns", "kms", "sqs", "cloudwatch"}
+    assert services == {"ecs", "iam", "ssm", "ecr", "dynamodb", "sns", "kms", "sqs", "cloudwatch", "scheduler"}
     assert recorded.topic_keys, "the deploy topic is not encrypted"
 
 

@@ -111,7 +111,34 @@ def records() -> dict[str, dict[str, Any]]:
             time=PUBLISHED,
         ).message,
         "AWAITING_APPROVAL": awaiting_record(),
+        "PREPARING": preparing_record(),
     }
+
+
+def preparing_record() -> dict[str, Any]:
+    """The PREPARING record of a deploy whose beforeDeploy migration started on the registered revision."""
+    task_arn = "arn:aws:ecs:us-east-1:123456789012:task/staging/0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    report = replace(
+        deploying_report(),
+        status=DeployStatus.PREPARING,
+        deployment_id=None,
+        code="beforeDeploy",
+        reason=f"beforeDeploy[0] (python manage.py migrate) started in container api ({task_arn}); the service is "
+        "updated once it exits with code 0, or stopped and reported FAILED after 15 min",
+        extra={
+            "task": {
+                "phase": "beforeDeploy",
+                "index": 0,
+                "taskArn": task_arn,
+                "container": "api",
+                "command": ["python", "manage.py", "migrate"],
+                "timeoutMinutes": 15,
+                "logs": "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/"
+                "log-group/$252Fecs$252Fapi-staging/log-events/api$252Fapi$252F0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+            }
+        },
+    )
+    return render_notification(report, time=PUBLISHED).message
 
 
 def published_record(status: str) -> dict[str, Any]:

@@ -76,12 +76,14 @@ def test_every_sample_event_is_covered_here() -> None:
             *HOOK_SAMPLES,
             *OPERATION_SAMPLES,
             *ACCOUNT_SAMPLES,
+            *TASK_SAMPLES,
         ]
     )
 
 
 # Pushes from a registry in another account and manual deploys naming one: tests/unit/test_accounts.py.
 ACCOUNT_SAMPLES = ("ecr-push-foreign-registry.json", "manual-deploy-foreign-registry.json")
+TASK_SAMPLES = ("ecs-task-stopped.json", "task-timeout.json", "manual-run-task.json")  # tests/unit/test_task_events.py
 
 
 PUSH_SAMPLES = {
@@ -91,6 +93,7 @@ PUSH_SAMPLES = {
     "ecr-push-second-tag.json": ("build-42", "sha256:" + "4f" * 32, "9d3e2f14-7b6a-4c58-8e01-5a2b3c4d6e7f"),
     "ecr-push-semver.json": ("v1.5.0", "sha256:" + "15" * 32, "3e9a5d1c-6b2f-4c8e-a0d7-51f4b2c9e6a3"),
     "ecr-push-semver-older.json": ("v1.4.9", "sha256:" + "49" * 32, "8c2f7e4a-1d9b-4a6c-b3e5-0f7d2a8c4b19"),
+    "ecr-push-migrate.json": ("staging-43", "sha256:" + "43" * 32, "7d2e0a4c-1b3f-4e5a-9c8d-6f1e2a3b4c5d"),
 }
 
 

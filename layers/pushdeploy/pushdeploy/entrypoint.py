@@ -14,11 +14,13 @@ from pushdeploy.domain.errors import AwsCallError, InvalidEventError
 from pushdeploy.domain.push import ImagePush
 from pushdeploy.domain.report import DeployStatus, TargetReport
 from pushdeploy.domain.requests import ApprovalRequest, HistoryRequest, ManualDeployRequest, RollbackRequest
+from pushdeploy.domain.tasks import DeploymentCompleted, RunTaskRequest, TaskStopped, TaskTimeout
 from pushdeploy.usecases.deploy import Deployer, DeployOutcome
 from pushdeploy.usecases.rollback import TargetOperations
 
 if TYPE_CHECKING:
     from pushdeploy.usecases.approvals import Approvals
+    from pushdeploy.usecases.tasks import TaskContinuation
 
 _METRIC_NAMES = {
     DeployStatus.DEPLOYING: "DeployStarted",
@@ -26,6 +28,8 @@ _METRIC_NAMES = {
     DeployStatus.SKIPPED: "DeploySkipped",
     DeployStatus.PLANNED: "DeployPlanned",
     DeployStatus.RETRYING: "DeployRetrying",
+    DeployStatus.PREPARING: "DeployPreparing",
+    DeployStatus.COMPLETED: "TaskCompleted",
 }
 
 
@@ -39,20 +43,33 @@ class DeployEntryPoint:
         deployer: Deployer,
         operations: TargetOperations,
         approvals: Callable[[], Approvals] | None = None,
+        tasks: Callable[[], TaskContinuation] | None = None,
     ) -> None:
         self.deployer = deployer
         self.operations = operations
+        # One-off tasks (usecases.tasks): built on the first task event only.
+        self._tasks = cache(tasks) if tasks is not None else None
         # Built on the first approval only: a push needs none of its clients.
         self._approvals = cache(approvals) if approvals is not None else None
 
     def handle(
         self,
-        request: ImagePush | ManualDeployRequest | RollbackRequest | HistoryRequest | ApprovalRequest,
+        request: ImagePush
+        | ManualDeployRequest
+        | RollbackRequest
+        | HistoryRequest
+        | ApprovalRequest
+        | TaskStopped
+        | TaskTimeout
+        | RunTaskRequest
+        | DeploymentCompleted,
         event: dict[str, Any],
         context: LambdaContext,
     ) -> dict[str, Any]:
-        """Deploy (or roll back, read history, answer a paused deployment); raise DeployIncompleteError (after
-        notifying) when a retry may finish the job."""
+        """Deploy (or roll back, read history, answer a paused deployment, continue from a one-off task);
+        raise DeployIncompleteError (after notifying) when a retry may finish the job."""
+        if isinstance(request, TaskStopped | TaskTimeout | RunTaskRequest | DeploymentCompleted):
+            return self._handle_task(request, context)
         if isinstance(request, ApprovalRequest):
             if self._approvals is None:
                 raise InvalidEventError(f"{request.decision} is not available in this deployment of pushdeploy")
@@ -74,6 +91,35 @@ class DeployEntryPoint:
         record_metrics(outcome)
         outcome.raise_if_retryable()
         return outcome.as_result()
+
+    def _handle_task(
+        self, request: TaskStopped | TaskTimeout | RunTaskRequest | DeploymentCompleted, context: LambdaContext
+    ) -> dict[str, Any]:
+        if self._tasks is None:
+            raise InvalidEventError("one-off tasks are not available in this deployment of pushdeploy")
+        tasks = self._tasks()
+        remaining = context.get_remaining_time_in_millis
+        if isinstance(request, TaskStopped):
+            result = tasks.stopped(request, remaining)
+        elif isinstance(request, TaskTimeout):
+            result = tasks.timed_out(request, remaining)
+        elif isinstance(request, DeploymentCompleted):
+            result = tasks.deployment_completed(request)
+        else:
+            result = tasks.run_manual(request)
+        record_task_metric(result)
+        return result
+
+
+def record_task_metric(result: dict[str, Any]) -> None:
+    """One metric per one-off task step that reported something (PREPARING, DEPLOYING, FAILED, COMPLETED), by
+    target and status; ignored events count nothing."""
+    report = result.get("task")
+    if not isinstance(report, dict) or report.get("status") not in set(DeployStatus) - {DeployStatus.PLANNED}:
+        return
+    with single_metric(name="OneOffTaskStep", unit=MetricUnit.Count, value=1, namespace=Metrics().namespace) as metric:
+        metric.add_dimension(name="target", value=str(report.get("target")))
+        metric.add_dimension(name="status", value=str(report["status"]))
 
 
 def record_metrics(outcome: DeployOutcome) -> None:

@@ -14,7 +14,9 @@ from pushdeploy.domain.names import ACCOUNT_ID, DEPLOYMENT_ID, DIGEST, EVENT_ID,
 from pushdeploy.domain.outcome import HOOK_AWAITING_ACTION, DeploymentEvent, HookEvent
 from pushdeploy.domain.push import ImagePush, Trigger, ecr_registry
 from pushdeploy.domain.requests import ApprovalRequest, HistoryRequest, ManualDeployRequest, RollbackRequest
+from pushdeploy.domain.tasks import DeploymentCompleted, RunTaskRequest, TaskStopped, TaskTimeout
 from pushdeploy.domain.times import parse_time
+from pushdeploy.task_events import parse_task_request
 
 ECR_SOURCE = "aws.ecr"
 ECR_IMAGE_ACTION = "ECR Image Action"
@@ -40,7 +42,18 @@ class IgnoredEvent:
         return {"status": "IGNORED", "reason": self.reason}
 
 
-DeployRequest = ImagePush | ManualDeployRequest | RollbackRequest | HistoryRequest | ApprovalRequest | IgnoredEvent
+DeployRequest = (
+    ImagePush
+    | ManualDeployRequest
+    | RollbackRequest
+    | HistoryRequest
+    | ApprovalRequest
+    | IgnoredEvent
+    | TaskStopped
+    | TaskTimeout
+    | RunTaskRequest
+    | DeploymentCompleted
+)
 _ACTIONS = ("deploy", "rollback", "history")
 _EXAMPLES = (
     '{"repository": "api", "tag": "v1.4.2", "targets": ["prod"]}, '
@@ -75,6 +88,20 @@ def parse_deploy_event(
     approval = parse_approval_request(event)
     if approval is not None:
         return approval
+    # One-off tasks (domain.tasks): a task's end, its timeout timer, a manual run-task; a deployment's
+    # COMPLETED starts the afterDeploy tasks.
+    task_request = parse_task_request(event, request_id, dry_run=dry_run)
+    if task_request is not None:
+        return IgnoredEvent(task_request) if isinstance(task_request, str) else task_request
+    if (
+        event.get("source") == ECS_SOURCE
+        and event.get("detail-type") == ECS_DEPLOYMENT_STATE_CHANGE
+        and isinstance(event.get("detail"), dict)
+        and event["detail"].get("eventName") == "SERVICE_DEPLOYMENT_COMPLETED"
+    ):
+        deployment = parse_deployment_event(event, now=now)
+        if isinstance(deployment, DeploymentEvent):
+            return DeploymentCompleted(deployment.deployment_id, deployment.service_arn)
     body = {key: value for key, value in event.items() if key != "dryRun"}
     if "detail-type" in body and "source" in body:
         parsed = _parse_ecr_event(

@@ -21,6 +21,7 @@ from pushdeploy.adapters.signing import SigningSecretParameter
 from pushdeploy.adapters.sns import SnsPublisher
 from pushdeploy.adapters.ssm import SecretParameterCatalog, TargetConfigStore
 from pushdeploy.adapters.sts import RoleCredentials, WorkloadRoles
+from pushdeploy.adapters.tasks import EcsTasks
 from pushdeploy.domain.accounts import TargetLocation
 from pushdeploy.entrypoint import DeployEntryPoint
 from pushdeploy.settings import (
@@ -31,10 +32,12 @@ from pushdeploy.settings import (
     TimerSettings,
     TrackerSettings,
 )
+from pushdeploy.usecases.announce import Announcer
 from pushdeploy.usecases.approvals import Approvals, SlackApprovals
 from pushdeploy.usecases.deploy import BUSY_WAIT_SECONDS, Deployer
 from pushdeploy.usecases.rollback import TargetOperations
 from pushdeploy.usecases.targets import TargetClients, TargetClientsFactory
+from pushdeploy.usecases.task_runner import TaskRunner
 from pushdeploy.usecases.track import Tracker
 
 if TYPE_CHECKING:  # the notifier's modules are imported by its own function only, never on a push
@@ -44,6 +47,7 @@ if TYPE_CHECKING:  # the notifier's modules are imported by its own function onl
 
     from pushdeploy.adapters.webhook import RetryPolicy, WebhookClient
     from pushdeploy.usecases.notify import WebhookNotifier
+    from pushdeploy.usecases.tasks import TaskContinuation
 
 # Standard retry mode backs off on throttling (ECS: ~1 RegisterTaskDefinition/s sustained) and treats
 # LimitExceeded as throttling. Bounded: one call gives up after 3 attempts x (2 s connect + 5 s read) plus
@@ -178,8 +182,9 @@ def build_entry_point(
     ssm = client("ssm", config=config)
     dynamodb = client("dynamodb", config=config)
     configs = TargetConfigStore(ssm, settings.config_prefix, settings.config_cache_seconds)
+    ecs_client = client("ecs", config=config)
     ecs = EcsServices(
-        client("ecs", config=config),
+        ecs_client,
         register_client=client("ecs", config=config.merge(NO_RETRIES)),
         sleep=seams.sleep,
     )
@@ -210,6 +215,19 @@ def build_entry_point(
         cache_seconds=settings.config_cache_seconds,
         seams=seams,
     )
+    # One-off tasks (beforeDeploy, afterDeploy, run-task): RunTask/StopTask, bounded by timers.
+    timers = build_timers(settings.timers, client, seams)
+    tasks = EcsTasks(ecs_client)
+    task_runner = TaskRunner(
+        ecs=tasks,
+        ledger=ledger,
+        timers=timers,
+        timer_prefix=settings.timers.name_prefix if settings.timers else None,
+        announcer=Announcer(publisher, seams.clock, settings.region),
+        clock=seams.clock,
+        region=settings.region,
+        record_result=ledger.record_result,
+    )
     deployer = Deployer(
         configs=configs,
         ecs=ecs,
@@ -231,6 +249,7 @@ def build_entry_point(
         alarms=CloudWatchAlarms(_OnFirstUse(lambda: client("cloudwatch", config=config))),
         allowed_accounts=settings.allowed_accounts,
         clients_for_target=workload,
+        tasks=task_runner,
     )
     operations = TargetOperations(
         configs=configs,
@@ -256,6 +275,55 @@ def build_entry_point(
             seams=seams,
             workload=Workload(settings.account_id, settings.region, settings.allowed_accounts, workload),
         ),
+        tasks=lambda: build_task_continuation(
+            deployer=deployer,
+            runner=task_runner,
+            operations=operations,
+            configs=configs,
+            ecs=ecs,
+            tasks=tasks,
+            ledger=ledger,
+            timers=timers,
+            publisher=publisher,
+            settings=settings,
+            seams=seams,
+        ),
+    )
+
+
+def build_task_continuation(
+    *,
+    deployer: Deployer,
+    runner: TaskRunner,
+    operations: TargetOperations,
+    configs: TargetConfigStore,
+    ecs: EcsServices,
+    tasks: EcsTasks,
+    ledger: DynamoDbLedger,
+    timers: SchedulerTimers | None,
+    publisher: SnsPublisher,
+    settings: Settings,
+    seams: Seams,
+) -> TaskContinuation:
+    """Wire the continuation of one-off tasks (a task's end, its timer, afterDeploy, run-task)."""
+    from pushdeploy.usecases.tasks import TaskContinuation  # noqa: PLC0415 - only task events need it
+
+    return TaskContinuation(
+        deployer=deployer,
+        runner=runner,
+        operations=operations,
+        configs=configs,
+        ecs=ecs,
+        tasks=tasks,
+        ledger=ledger,
+        task_ledger=ledger,
+        find_deployment=ledger.find_deployment,
+        timers=timers,
+        announcer=Announcer(publisher, seams.clock, settings.region),
+        clock=seams.clock,
+        allowed_clusters=settings.allowed_clusters,
+        account=settings.account_id,
+        region=settings.region,
     )
 
 

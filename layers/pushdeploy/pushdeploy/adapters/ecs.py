@@ -22,6 +22,7 @@ from pushdeploy.domain.errors import ClusterNotFoundError, TaskDefinitionError
 from pushdeploy.domain.service import PausedHook, ServiceDeploymentState, ServiceState
 from pushdeploy.domain.strategy import ApprovalError
 from pushdeploy.domain.taskdef import fingerprint, registers_the_same
+from pushdeploy.domain.tasks import RunSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -96,6 +97,7 @@ class EcsServices:
             ),
             deployment_configuration=dict(configuration),
             load_balancers=tuple(dict(balancer) for balancer in found.get("loadBalancers", [])),
+            run=RunSettings.from_service(found),
         )
 
     def describe_task_definition(self, arn: str) -> tuple[dict[str, Any], list[dict[str, str]]]:

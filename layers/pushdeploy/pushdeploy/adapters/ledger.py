@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from pushdeploy.adapters.attributes import from_attribute, to_attribute
 from pushdeploy.adapters.errors import aws_call, error_code
+from pushdeploy.adapters.task_ledger import TaskRecords, push_from_item, task_from_item
 from pushdeploy.domain.ledger import (
     Claim,
     ClaimResult,
@@ -42,7 +43,7 @@ def target_key(repository: str, target: str) -> dict[str, Any]:
     return {"pk": {"S": f"TARGET#{repository}#{target}"}, "sk": {"S": "STATE"}}
 
 
-class DynamoDbLedger:
+class DynamoDbLedger(TaskRecords):
     """Claims, releases and commits target deploys with conditional writes."""
 
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
@@ -117,7 +118,7 @@ class DynamoDbLedger:
         """Give the claim back; ``pending`` records a revision registered for an update that failed, ``result``
         the event's final result (a skip, a failure no retry mends)."""
         sets: list[str] = []
-        names: dict[str, str] = {"#claim": "claim", "#token": "token"}
+        names: dict[str, str] = {"#claim": "claim", "#token": "token", "#task": "task"}
         values: dict[str, Any] = {":token": {"S": token}}
         if result is not None:
             sets.append("#result = :result")
@@ -137,7 +138,7 @@ class DynamoDbLedger:
                     "message": pending.message,
                 }
             )
-        update = (f"SET {', '.join(sets)} " if sets else "") + "REMOVE #claim" + _forgetting(forget, names, ", ")
+        update = (f"SET {', '.join(sets)} " if sets else "") + "REMOVE #claim, #task" + _forgetting(forget, names, ", ")
         with aws_call("dynamodb:UpdateItem"):
             try:
                 self._client.update_item(
@@ -173,7 +174,7 @@ class DynamoDbLedger:
         newest HISTORY_KEPT stay, the older history items are expired in the same transaction. Without them
         the new one is appended and nothing is expired."""
         key = target_key(repository, target)
-        names = {"#deployed": "deployed", "#claim": "claim", "#pending": "pending", "#token": "token"}
+        names = {"#deployed": "deployed", "#claim": "claim", "#pending": "pending", "#token": "token", "#task": "task"}
         values: dict[str, Any] = {":deployed": _value(_deployed_to_item(deployed)), ":token": {"S": token}}
         sets = "SET #deployed = :deployed"
         if result is not None:
@@ -195,7 +196,7 @@ class DynamoDbLedger:
         update: dict[str, Any] = {
             "TableName": self._table,
             "Key": key,
-            "UpdateExpression": sets + " REMOVE #claim, #pending" + _forgetting(forget, names, ", "),
+            "UpdateExpression": sets + " REMOVE #claim, #pending, #task" + _forgetting(forget, names, ", "),
             # Only the claim's holder commits; a missing claim means its lease lapsed but nobody took over,
             # which is still ours to record.
             "ConditionExpression": "attribute_not_exists(#claim) OR #claim.#token = :token",
@@ -670,6 +671,8 @@ def _state(item: Mapping[str, Any]) -> TargetState:
         )
         if pending
         else None,
+        task=task_from_item(data.get("task")),
+        queued=push_from_item(data.get("queued")),
     )
 
 

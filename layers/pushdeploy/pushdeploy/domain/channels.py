@@ -21,6 +21,7 @@ STATUS_MARKERS = {
     "RETRYING": ":hourglass_flowing_sand:",
     "SKIPPED": ":fast_forward:",
     "AWAITING_APPROVAL": ":raised_hand:",
+    "PREPARING": ":hammer_and_wrench:",
 }
 STATUS_WORDS = {
     "DEPLOYING": "is deploying",
@@ -30,6 +31,7 @@ STATUS_WORDS = {
     "RETRYING": "is being retried (the service update's result is unknown)",
     "SKIPPED": "was skipped",
     "AWAITING_APPROVAL": "awaits approval",
+    "PREPARING": "runs a one-off task before deploying",
 }
 
 
@@ -104,7 +106,30 @@ def console_links(message: Mapping[str, Any], *, region: str | None = None) -> d
         links["taskDefinition"] = (
             f"{_console(arn_region)}/task-definitions/{quote(family)}/{number}/containers?region={arn_region}"
         )
+    task = message.get("task")
+    if isinstance(task, Mapping) and isinstance(task.get("logs"), str) and task["logs"].startswith("https://"):
+        links["taskLogs"] = task["logs"]
     return links
+
+
+def describe_task(message: Mapping[str, Any]) -> str | None:
+    """A one-off task in words: ``beforeDeploy[0]: python manage.py migrate in container api (task 1a2b...),
+    exit code 1: <reason>``, when the record names one."""
+    task = message.get("task")
+    if not isinstance(task, Mapping):
+        return None
+    phase = str(task.get("phase") or "task")
+    where = f"{phase}[{task['index']}]" if isinstance(task.get("index"), int) else phase
+    command = " ".join(str(part) for part in task.get("command") or [])[:300]
+    task_id = str(task.get("taskArn") or "").rsplit("/", 1)[-1][:12]
+    text = f"{where}: {command} in container {task.get('container')}" + (f" (task {task_id})" if task_id else "")
+    if task.get("timedOut"):
+        text += f", timed out after {task.get('timeoutMinutes')} min"
+    elif isinstance(task.get("exitCode"), int):
+        text += f", exit code {task['exitCode']}"
+        if task.get("stoppedReason"):
+            text += f": {str(task['stoppedReason'])[:300]}"
+    return text
 
 
 def _console(region: str) -> str:
@@ -158,6 +183,7 @@ def render_email(message: Mapping[str, Any], *, region: str | None = None) -> st
         ("Reason", message.get("reason")),
         ("Strategy", describe_strategy(message)),
         ("Approval", describe_approval(message)),
+        ("Task", describe_task(message)),
     ]
     lines += [f"{label + ':':<12}{value}" for label, value in rows if value not in (None, "")]
     changes = describe_changes(message)
@@ -194,12 +220,13 @@ def render_chatbot(message: Mapping[str, Any], *, region: str | None = None) -> 
         ("Account", describe_account(message)),
         ("Strategy", describe_strategy(message)),
         ("Approval", describe_approval(message)),
+        ("Task", describe_task(message)),
     ):
         if text:
             description.append(f"*{label}:* {text}")
     description += [f"• {line}" for line in describe_changes(message)[:10]]
     next_steps = [
-        f"<{url}|Open the {name.replace('taskDefinition', 'task definition')}>"
+        f"<{url}|Open the {name.replace('taskDefinition', 'task definition').replace('taskLogs', 'task logs')}>"
         for name, url in sorted(console_links(message, region=region).items())
     ]
     if message.get("warnings"):

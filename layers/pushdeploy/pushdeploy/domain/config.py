@@ -32,6 +32,7 @@ from pushdeploy.domain.strategy import (
     parse_approval_block,
     parse_deployment_block,
 )
+from pushdeploy.domain.tasks import OneOffTask, TaskPhase, parse_task_list
 
 # target_name moved to domain.names; kept importable from here.
 __all__ = [
@@ -65,6 +66,8 @@ KNOWN_FIELDS = frozenset(
         "approval",
         "exclude",
         *ACCOUNT_FIELDS,
+        "beforeDeploy",
+        "afterDeploy",
     }
 )
 CREATE_FIELDS = frozenset(
@@ -115,6 +118,8 @@ class TargetConfig:
     approval: ApprovalSettings | None = None  # a PAUSE hook a person answers
     exclude: tuple[str, ...] = ()  # tag patterns that never deploy, whatever ``tags`` says (domain.policy)
     account: TargetAccount = field(default_factory=TargetAccount)  # workload account and Region (default: own)
+    before_deploy: tuple[OneOffTask, ...] = ()  # one-off tasks of the new revision before the update (domain.tasks)
+    after_deploy: tuple[OneOffTask, ...] = ()  # one-off tasks once the deployment COMPLETED
 
 
 @lru_cache(maxsize=1024)
@@ -242,6 +247,14 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
 
     deployment = parse_deployment_block(parameter, document["deployment"]) if "deployment" in document else None
     approval = parse_approval_block(parameter, document["approval"], deployment) if "approval" in document else None
+    account = parse_account_fields(parameter, document)
+    tasks = [name for name in ("beforeDeploy", "afterDeploy") if document.get(name)]
+    if tasks and (account.account is not None or account.region is not None):
+        raise ConfigError(
+            parameter,
+            f"field '{tasks[0]}': one-off tasks run in the stack's own account and Region only, and this target "
+            "names an 'account' or 'region'; run the migration from a pushdeploy in that account, or drop the field",
+        )
 
     return TargetConfig(
         name=target_name(parameter),
@@ -258,7 +271,13 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         deployment=deployment,
         approval=approval,
         exclude=exclude,
-        account=parse_account_fields(parameter, document),
+        account=account,
+        before_deploy=parse_task_list(parameter, TaskPhase.BEFORE.value, document["beforeDeploy"])
+        if document.get("beforeDeploy") is not None
+        else (),
+        after_deploy=parse_task_list(parameter, TaskPhase.AFTER.value, document["afterDeploy"])
+        if document.get("afterDeploy") is not None
+        else (),
     )
 
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pushdeploy.domain.names import short_digest
 from pushdeploy.domain.order import describe_push, order_pushes, stale_reason
 from pushdeploy.domain.times import describe_time
+
+if TYPE_CHECKING:
+    from pushdeploy.domain.push import ImagePush
+    from pushdeploy.domain.tasks import TaskRun
 
 CLAIM_LEASE_SECONDS = 300  # longer than the function's timeout: a crashed deploy's claim lapses by itself
 # Event results a target keeps, for redeliveries: EventBridge and Lambda redeliver within hours, not days.
@@ -93,6 +97,8 @@ class TargetState:
     pending: PendingRevision | None = None
     events: Mapping[str, EventResult] = field(default_factory=dict)  # by event id, the recent ones
     history_refs: tuple[str, ...] = ()  # the ledger's own references to the target's history items, oldest first
+    task: TaskRun | None = None  # the one-off task the claim waits for (domain.tasks), or the last one that ended
+    queued: ImagePush | None = None  # the newest push that arrived while a task held the claim: it runs next
 
 
 @dataclass(frozen=True)

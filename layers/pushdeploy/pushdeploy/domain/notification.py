@@ -18,13 +18,15 @@ SCHEMA_VERSION = 1
 MAX_SUBJECT = 99  # SNS: fewer than 100 ASCII characters, no line breaks
 ELLIPSIS = "…"
 
-STATUSES = ("DEPLOYING", "COMPLETED", "FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED", "AWAITING_APPROVAL")
+STATUSES = ("DEPLOYING", "COMPLETED", "FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED", "AWAITING_APPROVAL", "PREPARING")
 TRIGGERS = ("push", "manual", "rollback")
 CHANGE_FIELDS = ("image", "environment", "secret")
 REQUIRED = ("schemaVersion", "status", "repository", "tag", "digest", "image", "target", "trigger", "eventId", "time")
-NEEDS_REASON = frozenset({"FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED", "AWAITING_APPROVAL"})
+NEEDS_REASON = frozenset({"FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED", "AWAITING_APPROVAL", "PREPARING"})
 NEEDS_SERVICE = frozenset({"DEPLOYING", "COMPLETED"})
 NEEDS_APPROVAL = frozenset({"AWAITING_APPROVAL"})
+NEEDS_TASK = frozenset({"PREPARING"})  # a one-off task started: which, where, its logs
+TASK_FIELDS = ("task", "cluster", "service", "taskDefinitionArn")
 APPROVAL_FIELDS = ("approval", "cluster", "service", "deploymentId")
 SERVICE_FIELDS = ("cluster", "service", "taskDefinitionArn")
 STRINGS = ("tag", "image", "eventId", "time")
@@ -117,6 +119,7 @@ def record_problems(record: Mapping[str, Any]) -> list[str]:
         missing += [key for key in SERVICE_FIELDS if key not in record]
     if status in NEEDS_APPROVAL:
         missing += [key for key in APPROVAL_FIELDS if key not in record]
+    missing += [key for key in TASK_FIELDS if status in NEEDS_TASK and key not in record]
     if missing:
         problems.append(f"missing key(s) {', '.join(missing)}")
     version = record.get("schemaVersion", SCHEMA_VERSION)
@@ -155,6 +158,7 @@ def record_problems(record: Mapping[str, Any]) -> list[str]:
     approval = record.get("approval")
     if approval is not None and not isinstance(approval, dict):
         problems.append("approval must be an object")
+    problems += _task_problems(record.get("task"))
     warnings = record.get("warnings")
     if warnings is not None and not (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)):
         problems.append("warnings must be a list of strings")
@@ -167,6 +171,12 @@ def record_problems(record: Mapping[str, Any]) -> list[str]:
     if "slackWebhook" in record and not (isinstance(webhook, str) and WEBHOOK_NAME.fullmatch(webhook)):
         problems.append(f"slackWebhook must be a parameter name (letters, digits, . _ -), got {quote(webhook)}")
     return problems
+
+
+def _task_problems(task: Any) -> list[str]:
+    if task is None or (isinstance(task, dict) and isinstance(task.get("command", []), list)):
+        return []
+    return ["task must be an object (its command a list)"]
 
 
 def _change_problems(changes: Any) -> list[str]:

@@ -22,6 +22,7 @@ from pushdeploy.domain.scope import check_cluster, check_service
 from pushdeploy.domain.service import ServiceState, check_deployable
 from pushdeploy.domain.strategy import DeploymentChange
 from pushdeploy.domain.taskdef import TAG_IMAGE_DIGEST, TAG_IMAGE_TAG, RenderedTaskDefinition
+from pushdeploy.domain.tasks import TaskPhase, check_tasks
 
 # -- the claim -------------------------------------------------------------------------------------------
 
@@ -36,6 +37,7 @@ class ClaimAction(StrEnum):
     WAIT = "WAIT"  # another push holds the claim: ask again shortly
     REPLAY = "REPLAY"  # this event was handled for the target already: its first result, nothing redone
     IN_PROGRESS = "IN_PROGRESS"  # another invocation of this very event is deploying the target now
+    QUEUE = "QUEUE"  # a one-off task of an older push holds the claim: record this push, it runs after it
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ def decide_claim(result: ClaimResult, push: PushRecord, *, manual: bool, now: fl
             # what runs, rather than only recording this push.
             return ClaimDecision(ClaimAction.DEPLOY)
         return ClaimDecision(ClaimAction.REFRESH, judgement.reason, "duplicate")
+    if verdict is Verdict.BUSY and state.task is not None and state.task.holds(held, now):
+        return ClaimDecision(ClaimAction.QUEUE, f"{state.task.label} runs first", "queued")
     # BUSY, or a verdict that can only be acted on while holding the claim: wait for the holder.
     return ClaimDecision(ClaimAction.WAIT, judgement.reason or "the target stays claimed")
 
@@ -94,12 +98,14 @@ class StepKind(StrEnum):
     CREATE_SERVICE = "create-service"  # create the missing service on the registered revision
     FORCE_NEW_DEPLOYMENT = "force-new-deployment"  # restart the tasks on the current revision
     RECORD_EARLIER_UPDATE = "record-earlier-update"  # an earlier attempt's update took effect: record it
+    RUN_TASK = "run-task"  # run a beforeDeploy task of the registered revision; its end continues the deploy
 
 
 @dataclass(frozen=True)
 class PlanStep:
     kind: StepKind
     description: str
+    task_index: int | None = None  # RUN_TASK: which task of the target's beforeDeploy list
 
 
 @dataclass(frozen=True)
@@ -454,3 +460,40 @@ def failed_report(
         retryable=error.retryable,
         code=error.code,
     )
+
+
+# -- one-off tasks before the update ----------------------------------------------------------------------
+
+
+def with_task_steps(plan: TargetPlan, config: TargetConfig, service: ServiceState, done: int = 0) -> TargetPlan:
+    """``plan`` with the target's beforeDeploy tasks between registering the revision and updating the
+    service (those of them ``done`` already left out: a deploy resumed after a task). Raises ConfigError,
+    naming the field, for a task the revision or the service cannot run, before anything is registered.
+    A plan that updates no service to a new revision (nothing to do, a creation, a forced restart, an
+    earlier update recorded) runs no task."""
+    tasks = config.before_deploy
+    if not tasks or not plan.has(StepKind.UPDATE_SERVICE) or not plan.has(StepKind.REGISTER):
+        return plan
+    check_tasks(
+        config.parameter,
+        TaskPhase.BEFORE,
+        tasks=tasks,
+        task_definition=plan.rendered.request,
+        run=service.run,
+        service_name=service.name,
+    )
+    steps: list[PlanStep] = []
+    for step in plan.steps:
+        steps.append(step)
+        if step.kind is StepKind.REGISTER:
+            steps += [
+                PlanStep(
+                    StepKind.RUN_TASK,
+                    f"run {TaskPhase.BEFORE.value}[{index}] in container {task.container} of the new revision: "
+                    f"{task.describe()} (at most {task.timeout_minutes} min; the update waits for exit code 0)",
+                    task_index=index,
+                )
+                for index, task in enumerate(tasks)
+                if index >= done
+            ]
+    return replace(plan, steps=tuple(steps), reason=f"{plan.reason}, after its beforeDeploy task(s)")

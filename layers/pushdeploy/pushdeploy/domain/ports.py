@@ -8,8 +8,10 @@ from typing import Any, Protocol
 from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, EventResult, PendingRevision, TargetState
 from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.outcome import ApprovalState, DeploymentEvent
+from pushdeploy.domain.push import ImagePush
 from pushdeploy.domain.records import DeploymentRecord, HistoryItem, OutcomeUpdate
 from pushdeploy.domain.service import ServiceDeploymentState, ServiceState
+from pushdeploy.domain.tasks import TaskRun
 from pushdeploy.domain.timers import Timer
 
 
@@ -219,4 +221,46 @@ class DeploymentStages(Protocol):
 
     def stage_reached(self, service_arn: str) -> str | None:
         """The lifecycle stage ECS reports for the service's current service deployment (None: unknown)."""
+        ...
+
+
+class TaskGateway(Protocol):
+    """One-off ECS tasks (domain.tasks)."""
+
+    def run_task(self, request: Mapping[str, Any]) -> str:
+        """Start a task (RunTask); returns its ARN. Raises DeployError when ECS starts none."""
+        ...
+
+    def stop_task(self, cluster: str, task_arn: str, reason: str) -> None:
+        """Stop a task (StopTask); one already stopped is nothing to stop."""
+        ...
+
+
+class TaskLedger(Protocol):
+    """What one-off tasks need of the ledger: the task a target's claim waits for, and the push queued
+    behind it."""
+
+    def start_task(self, repository: str, target: str, run: TaskRun, lease_until: float) -> bool:
+        """Record ``run`` as the task the claim ``run.claim_token`` waits for, and hold the claim until
+        ``lease_until``; False when that claim is no longer held."""
+        ...
+
+    def find_task(self, task_arn: str) -> tuple[str, str] | None:
+        """The (repository, target) a task was started for, or None when pushdeploy knows nothing of it."""
+        ...
+
+    def end_task(self, repository: str, target: str, task_arn: str, *, succeeded: bool) -> TaskRun | None:
+        """Note that the running task ``task_arn`` ended (counting it done when it ``succeeded``); returns the
+        run as it was, or None when it is not the running one (a duplicate or late event, a timer after the
+        event): then nothing changes."""
+        ...
+
+    def queue_push(self, repository: str, target: str, push: ImagePush, holder: str) -> tuple[bool, ImagePush | None]:
+        """Queue ``push`` behind the running task of the claim ``holder``, unless a push as new is queued.
+        Returns (queued, other): queued and the older push it displaced; or not queued and the newer (or same)
+        push queued already; or (False, None) when no task holds the claim any more."""
+        ...
+
+    def take_queued(self, repository: str, target: str) -> ImagePush | None:
+        """Remove and return the push queued behind a task, if any."""
         ...

@@ -21,6 +21,8 @@ class DeployStatus(StrEnum):
     FAILED = "FAILED"
     RETRYING = "RETRYING"  # the service update's result is unknown (its response was lost): the retry finds out
     SKIPPED = "SKIPPED"  # nothing to do for this target (tag does not match, already running)
+    PREPARING = "PREPARING"  # a one-off task (a migration) runs first; its end continues the deploy
+    COMPLETED = "COMPLETED"  # a manual one-off task (run-task) exited with code 0
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class TargetReport:
         dry run, a failure a retry may mend, an unknown update, and a notification not published."""
         if self.push.dry_run or self.notification_error is not None:
             return False
-        if self.status is DeployStatus.RETRYING:
+        if self.status in {DeployStatus.RETRYING, DeployStatus.PREPARING}:
             return False
         return not (self.status is DeployStatus.FAILED and self.retryable)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pushdeploy.domain.errors import ServiceNotDeployableError
+from pushdeploy.domain.tasks import RunSettings
 
 if TYPE_CHECKING:
     from pushdeploy.domain.config import CreateService
@@ -29,6 +30,7 @@ class ServiceState:
     # deploymentConfiguration as DescribeServices returns it: what a target's ``deployment`` block merges over
     deployment_configuration: Mapping[str, Any] = field(default_factory=dict)
     load_balancers: tuple[Mapping[str, Any], ...] = ()
+    run: RunSettings = field(default_factory=RunSettings)  # how it launches tasks: a one-off task reuses it
 
     @property
     def strategy(self) -> str:

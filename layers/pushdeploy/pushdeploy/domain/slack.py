@@ -17,6 +17,7 @@ from pushdeploy.domain.channels import (
     describe_approval,
     describe_changes,
     describe_strategy,
+    describe_task,
     describe_trigger,
     headline,
     revision,
@@ -85,7 +86,11 @@ def render_slack(message: Mapping[str, Any], *, region: str | None = None) -> di
     changes = describe_changes(message)
     if changes:
         blocks.append(_section(_listing(f"*Changes* ({len(changes)})", changes, "change")))
-    for label, text in (("Strategy", describe_strategy(message)), ("Approval", describe_approval(message))):
+    for label, text in (
+        ("Strategy", describe_strategy(message)),
+        ("Approval", describe_approval(message)),
+        ("Task", describe_task(message)),
+    ):
         if text:
             blocks.append(_section(f"*{label}*\n{_escape(text)}"))
     warnings = [str(warning) for warning in message.get("warnings") or []]
@@ -166,7 +171,11 @@ def _listing(title: str, lines: Sequence[str], noun: str) -> str:
 
 
 def _buttons(message: Mapping[str, Any], region: str | None) -> list[dict[str, Any]]:
-    labels = {"service": "Open the service", "taskDefinition": "Open the task definition"}
+    labels = {
+        "service": "Open the service",
+        "taskDefinition": "Open the task definition",
+        "taskLogs": "Open the task logs",
+    }
     links = console_links(message, region=region)
     return [
         {

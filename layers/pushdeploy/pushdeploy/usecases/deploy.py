@@ -15,12 +15,13 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
 from pushdeploy.domain.accounts import TargetLocation, located, role_session_name
-from pushdeploy.domain.config import TargetConfig
-from pushdeploy.domain.errors import AwsCallError, DeployError
+from pushdeploy.domain.config import TargetConfig, target_name
+from pushdeploy.domain.errors import AwsCallError, ConfigError, DeployError
 from pushdeploy.domain.ledger import CLAIM_LEASE_SECONDS, Claim, PendingRevision, TargetState
 from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.outcome import DeploymentEvent
@@ -28,6 +29,7 @@ from pushdeploy.domain.plan import (
     ClaimAction,
     ClaimDecision,
     StepKind,
+    TargetPlan,
     admit_target,
     decide_claim,
     failed_report,
@@ -35,6 +37,7 @@ from pushdeploy.domain.plan import (
     planned_report,
     preview_claim,
     select_targets,
+    with_task_steps,
 )
 from pushdeploy.domain.ports import (
     AlarmCatalog,
@@ -49,13 +52,17 @@ from pushdeploy.domain.ports import (
 from pushdeploy.domain.push import ImagePush, Trigger, ecr_registry, manual_push
 from pushdeploy.domain.report import DeployIncompleteError, DeployOutcome, DeployStatus, TargetReport
 from pushdeploy.domain.requests import ManualDeployRequest
-from pushdeploy.domain.service import as_created, deploy_warnings
+from pushdeploy.domain.service import ServiceState, as_created, deploy_warnings
 from pushdeploy.domain.taskdef import fingerprint
+from pushdeploy.domain.tasks import TaskPhase, tasks_done
 from pushdeploy.usecases.announce import Announcer
 from pushdeploy.usecases.planning import Planner
 from pushdeploy.usecases.recording import ClaimedTarget, Recorder, renotified
 from pushdeploy.usecases.steps import TARGET_TIME_BUDGET_MS, StepRunner
 from pushdeploy.usecases.targets import TargetClientsFactory
+
+if TYPE_CHECKING:
+    from pushdeploy.usecases.task_runner import TaskRunner
 
 __all__ = ["DeployIncompleteError", "DeployOutcome", "Deployer", "deploy_warnings"]
 
@@ -108,8 +115,10 @@ class Deployer:
         alarms: AlarmCatalog | None = None,
         allowed_accounts: Sequence[str] = (),
         clients_for_target: TargetClientsFactory | None = None,
+        tasks: TaskRunner | None = None,
     ) -> None:
         self._configs = configs
+        self._tasks = tasks  # one-off tasks (beforeDeploy): started here, continued by usecases.tasks
         # Targets in a workload account (or another Region): clients of the role there, from this factory.
         self._allowed_accounts = tuple(allowed_accounts)
         self._clients_for_target = clients_for_target
@@ -227,6 +236,8 @@ class Deployer:
             return TargetReport.replay(push, state.events[push.event_id].result)
         if decision.action is ClaimAction.IN_PROGRESS:
             return replace(base, code=IN_PROGRESS_ELSEWHERE, reason=decision.reason)
+        if decision.action is ClaimAction.QUEUE:  # runs after the task that holds the claim (usecases.tasks)
+            return replace(base, code=decision.code, reason=decision.reason)
         if decision.action is ClaimAction.SKIP:
             skipped = replace(base, code=decision.code, reason=decision.reason)
             self._recorder.skipped(claimed, skipped, holding=decision.release)
@@ -247,6 +258,12 @@ class Deployer:
         while True:
             result = self._ledger.claim(run.push.config_key, run.config.name, run.claim, self._clock())
             decision = decide_claim(result, run.claim.push, manual=manual, now=self._clock())
+            if decision.action is ClaimAction.QUEUE:
+                queued = self._tasks.queue(run.push, run.config.name, result.state, run.base) if self._tasks else None
+                if queued is not None:
+                    action = ClaimAction.QUEUE if queued.code == "queued" else ClaimAction.SKIP
+                    return result.state, ClaimDecision(action, queued.reason or "", queued.code)
+                decision = ClaimDecision(ClaimAction.WAIT, "the task holding the claim ended meanwhile")
             if decision.action is not ClaimAction.WAIT:
                 return result.state, decision
             if self._clock() > waited_until or run.remaining_ms() < TARGET_TIME_BUDGET_MS + 5_000:
@@ -258,6 +275,7 @@ class Deployer:
         state = claimed.state
         try:
             service, plan = (run.planner or self._planner).plan(run.push, run.config, state)
+            plan = with_task_steps(plan, run.config, service, tasks_done(state, run.push, run.claim.token))
         except DeployError as exc:
             exc = located(exc, run.base.location)
             failed = self._announcer.announce(failed_report(run.base, exc, registered=None, previous=None))
@@ -273,6 +291,8 @@ class Deployer:
         try:
             for planned in plan.steps:
                 step = planned.kind
+                if step is StepKind.RUN_TASK:  # the deploy continues from the task's end (usecases.tasks)
+                    return self._start_task(run, plan, service, registered, planned.task_index)
                 executed = (run.steps or self._steps).run(
                     step,
                     run.push,
@@ -349,6 +369,7 @@ class Deployer:
             if decision.action is ClaimAction.SKIP:
                 return replace(base, code=decision.code, reason=f"{decision.reason} (dry run)")
             service, plan = (planner or self._planner).plan(push, config, state)
+            plan = with_task_steps(plan, config, service)
         except DeployError as exc:
             exc = located(exc, base.location)
             return replace(base, status=DeployStatus.FAILED, reason=f"{exc} (dry run)", code=exc.code)
@@ -383,3 +404,55 @@ class Deployer:
         )
         self._recorder.keep(claimed, kept, report)
         return report
+
+    # -- one-off tasks (domain.tasks) ------------------------------------------------------------------------
+
+    def _start_task(
+        self, run: _Run, plan: TargetPlan, service: ServiceState, registered: str | None, index: int | None
+    ) -> TargetReport:
+        """Start the plan's beforeDeploy task ``index`` on the revision just registered; the claim stays held."""
+        if self._tasks is None:
+            raise ConfigError(run.config.parameter, "field 'beforeDeploy' cannot be run: this deployer runs no tasks")
+        assert registered is not None and index is not None
+        return self._tasks.start(
+            phase=TaskPhase.BEFORE,
+            index=index,
+            task=run.config.before_deploy[index],
+            push=run.push,
+            target=run.config.name,
+            cluster=run.config.cluster,
+            claim=run.claim,
+            task_definition_arn=registered,
+            task_definition=plan.rendered.request,
+            run_settings=service.run,
+            base=run.base,
+            previous_task_definition_arn=plan.previous_task_definition_arn,
+        )
+
+    def resume(self, push: ImagePush, target: str, remaining_ms: Callable[[], int] = lambda: 900_000) -> TargetReport:
+        """Go on with ``push``'s deploy of ``target`` after one of its beforeDeploy tasks succeeded: the claim
+        its task held is still ``push``'s; the plan skips the tasks done (the next one starts, or the service
+        is updated)."""
+        raw_configs = self._configs.target_parameters(push.repository)
+        parameter = next((name for name in raw_configs if target_name(name) == target), None)
+        state = self._ledger.read_state(push.repository, target)
+        claim = state.claim
+        if claim is None or claim.push.event_id != push.event_id:
+            return TargetReport(push, target, DeployStatus.SKIPPED, code="lost", reason="the target's claim moved on")
+        if parameter is None:
+            gone = TargetReport(push, target, DeployStatus.FAILED, code="config", reason="the target's config is gone")
+            self._recorder.release(ClaimedTarget(push, target, claim, state), None, gone, quiet=True)
+            return self._announcer.announce(gone)
+        admission = admit_target(
+            push,
+            parameter,
+            raw_configs[parameter],
+            allowed_clusters=self._allowed_clusters,
+            account=self._account,
+            region=self._region,
+        )
+        claimed = ClaimedTarget(push, target, claim, state)
+        if admission.config is None or admission.report.code == "no-match":
+            self._recorder.release(claimed, None, admission.report, quiet=True)
+            return self._announcer.announce(admission.report)
+        return self._execute(_Run(push, admission.config, claim, admission.report, remaining_ms), claimed)
