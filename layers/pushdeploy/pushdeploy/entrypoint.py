@@ -26,6 +26,7 @@ _METRIC_NAMES = {
     DeployStatus.SKIPPED: "DeploySkipped",
     DeployStatus.PLANNED: "DeployPlanned",
     DeployStatus.RETRYING: "DeployRetrying",
+    DeployStatus.WAITING: "DeployWaiting",
 }
 
 

@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from pushdeploy.domain.errors import ConfigError, json_type, quote, quote_list, quote_name, shorten
+from pushdeploy.domain.gates import GateSettings, parse_gates_block
 from pushdeploy.domain.names import (
     ECS_ARN,
     ECS_NAME,
@@ -24,6 +25,7 @@ from pushdeploy.domain.names import (
     service_cluster,
     target_name,
 )
+from pushdeploy.domain.promotion import PromotionSettings, parse_promote_block
 from pushdeploy.domain.strategy import (
     ApprovalSettings,
     DeploymentSettings,
@@ -61,6 +63,8 @@ KNOWN_FIELDS = frozenset(
         "slackWebhook",
         "deployment",
         "approval",
+        "gates",
+        "promote",
     }
 )
 CREATE_FIELDS = frozenset(
@@ -109,6 +113,8 @@ class TargetConfig:
     slack_webhook: str | None = None  # a parameter name under the stack's SlackWebhookPath
     deployment: DeploymentSettings | None = None  # how the service deploys (None: its own settings, untouched)
     approval: ApprovalSettings | None = None  # a PAUSE hook a person answers
+    gates: GateSettings | None = None  # what the image must pass before anything is registered
+    promote: PromotionSettings | None = None  # deploy what another target completed, after a soak
 
 
 @lru_cache(maxsize=1024)
@@ -161,6 +167,8 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         raise ConfigError(parameter, f"must be a JSON object, got {json_type(document)}")
     unknown = [name for name in document if name not in KNOWN_FIELDS]
     for name in REQUIRED_FIELDS:
+        if name == "tags" and "tags" not in document and "promote" in document:
+            continue  # a target that only promotes matches no tag
         if name not in document:
             candidates = [key for key in unknown if len(key) <= _SUGGESTABLE_LENGTH]
             typo = difflib.get_close_matches(name, candidates, n=1)
@@ -175,8 +183,8 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
     cluster = _ecs_identifier(parameter, "cluster", document["cluster"])
     service = _ecs_identifier(parameter, "service", document["service"])
     _check_service_cluster(parameter, cluster, service)
-    tags = _string_list(parameter, "tags", document["tags"])
-    if not tags:
+    tags = _string_list(parameter, "tags", document["tags"]) if "tags" in document else ()
+    if not tags and "promote" not in document:
         raise ConfigError(parameter, "field 'tags' must list at least one tag pattern, e.g. [\"staging-*\"]")
 
     containers: tuple[str, ...] | None = None
@@ -234,6 +242,10 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
 
     deployment = parse_deployment_block(parameter, document["deployment"]) if "deployment" in document else None
     approval = parse_approval_block(parameter, document["approval"], deployment) if "approval" in document else None
+    gates = parse_gates_block(parameter, document["gates"]) if "gates" in document else None
+    promote = (
+        parse_promote_block(parameter, target_name(parameter), document["promote"]) if "promote" in document else None
+    )
 
     return TargetConfig(
         name=target_name(parameter),
@@ -249,6 +261,8 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         slack_webhook=slack_webhook,
         deployment=deployment,
         approval=approval,
+        gates=gates,
+        promote=promote,
     )
 
 

@@ -253,7 +253,7 @@ def plan_target(
             previous_task_definition_arn=current,
             deployment=deployment,
         )
-    if push.trigger is Trigger.PUSH:
+    if push.trigger in (Trigger.PUSH, Trigger.PROMOTE):
         return TargetPlan(
             steps=(),
             reason=f"service already runs {push.image_uri} with this configuration",
@@ -344,7 +344,8 @@ def admit_target(
         parameter=parameter,
         slack_webhook=config.slack_webhook,
     )
-    if not tag_matches(config.tags, push.tag):
+    # A promotion deploys the digest its source completed, whatever its tag: no tag is matched again.
+    if push.trigger is not Trigger.PROMOTE and not tag_matches(config.tags, push.tag):
         reason = f"tag {push.tag} does not match the target's tags {list(config.tags)}"
         return Admission(replace(base, code="no-match", reason=reason))
     try:

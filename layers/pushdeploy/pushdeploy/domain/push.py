@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from pushdeploy.domain.errors import DeployError, quote
 from pushdeploy.domain.ledger import PushRecord
@@ -17,6 +19,7 @@ class Trigger(StrEnum):
     PUSH = "push"
     MANUAL = "manual"
     ROLLBACK = "rollback"
+    PROMOTE = "promote"  # the digest another target completed, after its soak (domain.promotion)
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,9 @@ class ImagePush:
     targets: tuple[str, ...] | None = None  # a manual deploy may name the targets it is meant for
     dry_run: bool = False  # plan only: nothing registered, updated, recorded or published
     requested_by: str | None = None  # who asked for a manual deploy, when the request says
+    override_gates: str | None = None  # a manual deploy's reason to pass the gates unasked (domain.gates)
+    gate_wait_over: bool = False  # resumed by its gates' timeout: a gate still waiting fails
+    promotion: Mapping[str, Any] | None = None  # a promotion's chain (domain.promotion), for the notification
 
     @property
     def repository_uri(self) -> str:
@@ -92,4 +98,5 @@ def manual_push(request: ManualDeployRequest, digest: str, registry: str, *, now
         targets=request.targets,
         dry_run=request.dry_run,
         requested_by=request.requested_by,
+        override_gates=request.override_gates,
     )

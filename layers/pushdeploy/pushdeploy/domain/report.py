@@ -20,6 +20,7 @@ class DeployStatus(StrEnum):
     FAILED = "FAILED"
     RETRYING = "RETRYING"  # the service update's result is unknown (its response was lost): the retry finds out
     SKIPPED = "SKIPPED"  # nothing to do for this target (tag does not match, already running)
+    WAITING = "WAITING"  # its gates wait for ECR (scan findings, a signature): resumed by the scan event or a timer
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class DeployOutcome:
         statuses = {report.status for report in self.reports}
         if DeployStatus.RETRYING in statuses:
             statuses.add(DeployStatus.FAILED)
-        for status in (DeployStatus.FAILED, DeployStatus.DEPLOYING, DeployStatus.PLANNED):
+        for status in (DeployStatus.FAILED, DeployStatus.DEPLOYING, DeployStatus.PLANNED, DeployStatus.WAITING):
             if status in statuses:
                 return status.value
         return DeployStatus.SKIPPED.value
