@@ -86,12 +86,22 @@ class TrackerSettings:
     region: str
     topic_arn: str
     table_name: str
+    # Promotion: the soak timers it sets when a deploy completes (they wake the deploy function, named by
+    # DEPLOY_FUNCTION_NAME), from the target configs under CONFIG_PREFIX. None: it sets none.
+    config_prefix: str | None = None
+    timers: TimerSettings | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> TrackerSettings:
         """Read and check the environment (``os.environ`` by default)."""
-        region, topic_arn, table_name = _required(os.environ if environ is None else environ)
-        return cls(region=region, topic_arn=topic_arn, table_name=table_name)
+        env = os.environ if environ is None else environ
+        region, topic_arn, table_name = _required(env)
+        deploy_function = env.get("DEPLOY_FUNCTION_NAME", "")
+        prefix = env.get("CONFIG_PREFIX", "").rstrip("/") or None
+        if not deploy_function or prefix is None:
+            return cls(region=region, topic_arn=topic_arn, table_name=table_name)
+        timers = TimerSettings.from_environment({**env, "AWS_LAMBDA_FUNCTION_NAME": deploy_function}, region, topic_arn)
+        return cls(region=region, topic_arn=topic_arn, table_name=table_name, config_prefix=prefix, timers=timers)
 
 
 def _required(env: Mapping[str, str]) -> tuple[str, str, str]:

@@ -13,9 +13,10 @@ import botocore.session
 from botocore.config import Config
 
 from pushdeploy.adapters.cloudwatch import CloudWatchAlarms
-from pushdeploy.adapters.ecr import EcrImages
+from pushdeploy.adapters.ecr import EcrImages, EcrImageSignals
 from pushdeploy.adapters.ecs import EcsServices
 from pushdeploy.adapters.ledger import DynamoDbLedger
+from pushdeploy.adapters.ledger_waits import DynamoDbWaitLedger
 from pushdeploy.adapters.scheduler import SchedulerTimers
 from pushdeploy.adapters.signing import SigningSecretParameter
 from pushdeploy.adapters.sns import SnsPublisher
@@ -24,12 +25,15 @@ from pushdeploy.entrypoint import DeployEntryPoint
 from pushdeploy.settings import Settings, SlackApprovalSettings, SlackSettings, TimerSettings, TrackerSettings
 from pushdeploy.usecases.approvals import Approvals, SlackApprovals
 from pushdeploy.usecases.deploy import BUSY_WAIT_SECONDS, Deployer
+from pushdeploy.usecases.gating import GateKeeper, GateResumer
+from pushdeploy.usecases.promotion import Promotions, SoakTimers
 from pushdeploy.usecases.rollback import TargetOperations
 from pushdeploy.usecases.track import Tracker
 
 if TYPE_CHECKING:  # the notifier's modules are imported by its own function only, never on a push
     import boto3
     from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ssm import SSMClient
 
     from pushdeploy.adapters.webhook import RetryPolicy, WebhookClient
     from pushdeploy.usecases.notify import WebhookNotifier
@@ -108,13 +112,28 @@ def build_entry_point(
     )
     publisher = SnsPublisher(client("sns", config=config), settings.topic_arn)
     ledger = DynamoDbLedger(dynamodb, settings.table_name)
+    waits = DynamoDbWaitLedger(dynamodb, settings.table_name, clock=seams.clock)
+    timers = build_timers(settings.timers, client, seams)
+    timer_prefix = settings.timers.name_prefix if settings.timers else "pushdeploy-"
+    soak = (
+        SoakTimers(configs=configs, ledger=waits, timers=timers, timer_prefix=timer_prefix, clock=seams.clock)
+        if timers is not None
+        else None
+    )
     # An ECS outcome that arrives before its deploy is recorded is handed back by the commit: the tracker's.
-    tracker = Tracker(ledger=ledger, publisher=publisher, clock=seams.clock, approvals=ledger)
+    tracker = Tracker(
+        ledger=ledger,
+        publisher=publisher,
+        clock=seams.clock,
+        approvals=ledger,
+        on_completed=soak.source_completed if soak is not None else None,
+    )
+    ecr = _OnFirstUse(lambda: client("ecr", config=config))
     deployer = Deployer(
         configs=configs,
         ecs=ecs,
         parameters=SecretParameterCatalog(ssm, max_age=settings.config_cache_seconds),
-        images=EcrImages(cast("ECRClient", _OnFirstUse(lambda: client("ecr", config=config)))),
+        images=EcrImages(cast("ECRClient", ecr)),
         publisher=publisher,
         ledger=ledger,
         region=settings.region,
@@ -129,6 +148,14 @@ def build_entry_point(
         apply_early_outcome=tracker.track,
         control=ecs,
         alarms=CloudWatchAlarms(_OnFirstUse(lambda: client("cloudwatch", config=config))),
+        gates=GateKeeper(
+            signals=EcrImageSignals(cast("ECRClient", ecr)),
+            ledger=waits,
+            timers=timers,
+            timer_prefix=timer_prefix,
+            region=settings.region,
+            clock=seams.clock,
+        ),
     )
     operations = TargetOperations(
         configs=configs,
@@ -151,6 +178,10 @@ def build_entry_point(
             config_cache_seconds=settings.config_cache_seconds,
             seams=seams,
         ),
+        gates=GateResumer(
+            deploy=lambda push: deployer.deploy(push).reports, ledger=waits, timers=timers, timer_prefix=timer_prefix
+        ),
+        promotions=Promotions(ledger=waits, history=ledger, deploy=deployer.deploy),
     )
 
 
@@ -174,12 +205,28 @@ def build_tracker(
     """Wire the tracker to AWS."""
     seams = seams or _seams
     client = clients_of(session, settings.region)
-    ledger = DynamoDbLedger(client("dynamodb", config=seams.client_config), settings.table_name)
+    dynamodb = client("dynamodb", config=seams.client_config)
+    ledger = DynamoDbLedger(dynamodb, settings.table_name)
+    timers = build_timers(settings.timers, client, seams)
+    soak = None
+    if timers is not None and settings.timers is not None and settings.config_prefix is not None:
+        soak = SoakTimers(
+            configs=TargetConfigStore(
+                cast("SSMClient", _OnFirstUse(lambda: client("ssm", config=seams.client_config))),
+                settings.config_prefix,
+                max_age=30,
+            ),
+            ledger=DynamoDbWaitLedger(dynamodb, settings.table_name, clock=seams.clock),
+            timers=timers,
+            timer_prefix=settings.timers.name_prefix,
+            clock=seams.clock,
+        )
     return Tracker(
         ledger=ledger,
         publisher=SnsPublisher(client("sns", config=seams.client_config), settings.topic_arn),
         clock=seams.clock,
         approvals=ledger,
+        on_completed=soak.source_completed if soak is not None else None,
     )
 
 
