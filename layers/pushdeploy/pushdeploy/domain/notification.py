@@ -18,11 +18,12 @@ SCHEMA_VERSION = 1
 MAX_SUBJECT = 99  # SNS: fewer than 100 ASCII characters, no line breaks
 ELLIPSIS = "…"
 
-STATUSES = ("DEPLOYING", "COMPLETED", "FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED", "AWAITING_APPROVAL")
-TRIGGERS = ("push", "manual", "rollback")
+STATUSES = ("DEPLOYING", "COMPLETED", "FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED", "AWAITING_APPROVAL", "WAITING")
+TRIGGERS = ("push", "manual", "rollback", "promote")
 CHANGE_FIELDS = ("image", "environment", "secret")
 REQUIRED = ("schemaVersion", "status", "repository", "tag", "digest", "image", "target", "trigger", "eventId", "time")
-NEEDS_REASON = frozenset({"FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED", "AWAITING_APPROVAL"})
+NEEDS_REASON = frozenset({"FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED", "AWAITING_APPROVAL", "WAITING"})
+NEEDS_GATES = frozenset({"WAITING"})
 NEEDS_SERVICE = frozenset({"DEPLOYING", "COMPLETED"})
 NEEDS_APPROVAL = frozenset({"AWAITING_APPROVAL"})
 APPROVAL_FIELDS = ("approval", "cluster", "service", "deploymentId")
@@ -116,6 +117,8 @@ def record_problems(record: Mapping[str, Any]) -> list[str]:
         missing += [key for key in SERVICE_FIELDS if key not in record]
     if status in NEEDS_APPROVAL:
         missing += [key for key in APPROVAL_FIELDS if key not in record]
+    if status in NEEDS_GATES and "gates" not in record:
+        missing.append("gates")
     if missing:
         problems.append(f"missing key(s) {', '.join(missing)}")
     version = record.get("schemaVersion", SCHEMA_VERSION)
@@ -154,6 +157,11 @@ def record_problems(record: Mapping[str, Any]) -> list[str]:
     approval = record.get("approval")
     if approval is not None and not isinstance(approval, dict):
         problems.append("approval must be an object")
+    problems += [
+        f"{key} must be an object"
+        for key in ("gates", "promotion")
+        if key in record and not isinstance(record[key], dict)
+    ]
     warnings = record.get("warnings")
     if warnings is not None and not (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)):
         problems.append("warnings must be a list of strings")

@@ -16,6 +16,8 @@ from pushdeploy.domain.channels import (
     console_links,
     describe_approval,
     describe_changes,
+    describe_gates,
+    describe_promotion,
     describe_strategy,
     describe_trigger,
     headline,
@@ -85,7 +87,12 @@ def render_slack(message: Mapping[str, Any], *, region: str | None = None) -> di
     changes = describe_changes(message)
     if changes:
         blocks.append(_section(_listing(f"*Changes* ({len(changes)})", changes, "change")))
-    for label, text in (("Strategy", describe_strategy(message)), ("Approval", describe_approval(message))):
+    for label, text in (
+        ("Strategy", describe_strategy(message)),
+        ("Approval", describe_approval(message)),
+        ("Gates", describe_gates(message)),
+        ("Promotion", describe_promotion(message)),
+    ):
         if text:
             blocks.append(_section(f"*{label}*\n{_escape(text)}"))
     warnings = [str(warning) for warning in message.get("warnings") or []]
