@@ -192,7 +192,9 @@ def test_no_statement_grants_a_wildcard_action(roles: dict[str, list[Statement]]
     assert all(":" in action for _, _, action in actions)
 
 
-def test_pass_role_is_granted_only_towards_ecs_tasks(roles: dict[str, list[Statement]]) -> None:
+def test_pass_role_is_granted_only_towards_ecs_tasks_and_the_timer_role_towards_scheduler(
+    roles: dict[str, list[Statement]],
+) -> None:
     # Given the statements that allow iam:PassRole, in any role
     pass_role = [
         s
@@ -201,19 +203,28 @@ def test_pass_role_is_granted_only_towards_ecs_tasks(roles: dict[str, list[State
         if any(action_matches(a, "iam:PassRole") for a in s.actions)
     ]
     assert pass_role
+    timer_role = WHERE.arn("iam", "role/pushdeploy-TimerRole-EXAMPLE", region=False)
 
-    # Then each is conditioned on StringEquals iam:PassedToService = ecs-tasks.amazonaws.com, and nothing else
+    # Then each is conditioned on StringEquals iam:PassedToService and nothing else: ECS tasks, or Scheduler
+    # for the stack's own timer role only
     for statement in pass_role:
-        assert [(c.operator, c.key, c.values) for c in statement.conditions] == [
-            ("StringEquals", "iam:PassedToService", ("ecs-tasks.amazonaws.com",))
-        ], statement
-    # And so the deploy function may pass a role to ECS tasks, and to nothing else
+        conditions = [(c.operator, c.key, c.values) for c in statement.conditions]
+        if statement.resources == (timer_role,):
+            assert conditions == [("StringEquals", "iam:PassedToService", ("scheduler.amazonaws.com",))], statement
+        else:
+            assert conditions == [("StringEquals", "iam:PassedToService", ("ecs-tasks.amazonaws.com",))], statement
+    # And so the deploy function may pass a role to ECS tasks, the timer role to Scheduler, and nothing else
     role, statements = WHERE.arn("iam", "role/api-staging-task", region=False), roles[FUNCTION]
     assert evaluate(
         statements, Request("iam:PassRole", role, {"iam:PassedToService": "ecs-tasks.amazonaws.com"})
     ).allowed
+    assert evaluate(
+        statements, Request("iam:PassRole", timer_role, {"iam:PassedToService": "scheduler.amazonaws.com"})
+    ).allowed
+    for service in ("lambda.amazonaws.com", "scheduler.amazonaws.com"):
+        assert not evaluate(statements, Request("iam:PassRole", role, {"iam:PassedToService": service})).allowed
     assert not evaluate(
-        statements, Request("iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"})
+        statements, Request("iam:PassRole", timer_role, {"iam:PassedToService": "lambda.amazonaws.com"})
     ).allowed
     assert not evaluate(statements, Request("iam:PassRole", role)).allowed
 

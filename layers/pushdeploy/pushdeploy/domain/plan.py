@@ -193,6 +193,7 @@ class TargetPlan:
             code=self.code,
             reason=self.reason if self.earlier else None,
             extra={
+                **base.extra,  # what came before the plan: the gates' verdict, a promotion's chain
                 **({"created": True} if self.creating else {}),
                 **(self.deployment.notification_fields() if self.deployment and not self.earlier else {}),
             },
@@ -405,6 +406,7 @@ def planned_report(base: TargetReport, plan: TargetPlan, warnings: tuple[str, ..
         warnings=warnings,
         reason=f"dry run: would {plan.reason}",
         extra={
+            **base.extra,  # the gates' verdict, a promotion's chain
             "dryRun": True,
             "steps": [{"step": step.kind.value, "description": step.description} for step in plan.steps],
             "taskDefinition": plan.rendered.request,
