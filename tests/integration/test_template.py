@@ -176,11 +176,15 @@ def test_pass_role_is_only_granted_towards_ecs_tasks(function: dict[str, Any]) -
     # When picking those that grant iam:PassRole
     pass_role = [statement for statement in statements if "iam:PassRole" in _actions(statement)]
 
-    # Then there is one, and every one is limited to passing roles to ECS tasks
+    # Then there is one, and every one is limited to passing roles to ECS tasks, or the stack's timer role
+    # (and only it) to EventBridge Scheduler
     assert pass_role, "the deployer must be able to pass the task and execution roles"
     for statement in pass_role:
         condition = statement.get("Condition", {}).get("StringEquals", {})
-        assert condition.get("iam:PassedToService") == "ecs-tasks.amazonaws.com", statement
+        if statement.get("Resource") == {"Fn::GetAtt": ["TimerRole", "Arn"]}:
+            assert condition.get("iam:PassedToService") == "scheduler.amazonaws.com", statement
+        else:
+            assert condition.get("iam:PassedToService") == "ecs-tasks.amazonaws.com", statement
 
 
 def test_no_statement_grants_a_whole_service_or_everything(function: dict[str, Any]) -> None:

@@ -36,7 +36,7 @@ from tools.iam_policy import (
     role_statements,
 )
 from tools.localaws import PSEUDO_PARAMETERS, Delivery, Invocation, LocalAws, LocalStack, StackFunction
-from tools.sample_world import PROD_CONFIG, SECRET_VALUE, World, put_target_config, seed_world
+from tools.sample_world import PROD_CONFIG, SECRET_VALUE, STAGING_CONFIG, World, put_target_config, seed_world
 from tools.template import code_directories, load_template, sam_transform
 
 WHERE = AccountRegion(
@@ -457,6 +457,38 @@ def _console_approve(context: ScenarioContext) -> list[Delivery]:
     return [context.local.run_event(context.stack, load_event("manual-approve.json"))]
 
 
+GATED_DIGEST = "sha256:" + "7" * 64
+SIGNING_PROFILE = WHERE.arn("signer", "/signing-profiles/releases")
+
+
+def _gated_push_waits(context: ScenarioContext) -> list[Delivery]:
+    """staging gated on its scan and signature; the scan in progress: the push WAITS (a timer for its end)."""
+    config = {
+        **STAGING_CONFIG,
+        "gates": {"scan": {"maxSeverity": "HIGH"}, "signature": {"signingProfileArn": SIGNING_PROFILE}},
+    }
+    put_target_config(context.session, "api", "staging", config)
+    context.local.set_scan("api", GATED_DIGEST, "IN_PROGRESS")
+    context.local.set_signing("api", GATED_DIGEST, SIGNING_PROFILE, "COMPLETE")
+    return [context.local.deliver(context.stack, push_event("staging-77", "7", event_id(177)))]
+
+
+def _scan_completes(context: ScenarioContext) -> list[Delivery]:
+    """ECR's scan event: the waiting push resumes and deploys (its wait's timer cancelled)."""
+    return [context.local.complete_scan("api", GATED_DIGEST, {"MEDIUM": 2})]
+
+
+def _promotion_soaks(context: ScenarioContext) -> list[Delivery]:
+    """prod promotes from staging: staging's deployment completes, the tracker sets prod's soak timer."""
+    put_target_config(context.session, "api", "prod", {**PROD_CONFIG, "promote": {"from": "staging", "soakMinutes": 1}})
+    return context.local.settle("staging", "api")
+
+
+def _soak_ends(context: ScenarioContext) -> list[Delivery]:
+    """The soak timer fires into the deploy function: prod deploys staging's digest."""
+    return [Delivery(invocation.result or {}, ["(timer)"], [invocation]) for invocation in context.local.fire_timers()]
+
+
 # In order: each starts from the state the ones before it left.
 MAIN_SCENARIOS: dict[str, Scenario] = {
     "push": _push,  # staging-42: staging deploys (secrets, secretsPath), prod does not match
@@ -476,6 +508,10 @@ MAIN_SCENARIOS: dict[str, Scenario] = {
     "canary with alarms": _canary_with_alarms,  # prod as a canary with an alarm and an approval: DEPLOYING
     "canary paused": _canary_paused,  # its PAUSE hook awaits action: the tracker announces AWAITING_APPROVAL
     "console approve": _console_approve,  # approved from the console: ECS continues the deployment
+    "gated push waits": _gated_push_waits,  # scan findings not ready: WAITING, a timer set for the wait's end
+    "scan completes": _scan_completes,  # ECR's scan event resumes it: staging deploys, the timer cancelled
+    "promotion soaks": _promotion_soaks,  # staging completes: the tracker sets prod's soak timer
+    "soak ends": _soak_ends,  # the soak timer fires: prod deploys staging's digest
 }
 
 

@@ -496,8 +496,12 @@ def test_the_scenarios_did_what_they_are_named_for(recorded: Recorded) -> None:
         "APPROVED",
         "alice",
     )
+    assert runs["gated push waits"].report("staging")["status"] == "WAITING"
+    assert [str(i.result["status"]) for i in runs["scan completes"].invocations] == ["RESUMED"]
+    assert all(i.error is None for i in runs["promotion soaks"].invocations)
+    assert [i.result["targets"][0]["status"] for i in runs["soak ends"].invocations] == ["DEPLOYING"]
     # And the tracker ran for the ECS events, the deploy function for everything else
-    tracked = ("deployment completed", "rollback started by ECS", "tracker fails", "canary paused")
+    tracked = ("deployment completed", "rollback started by ECS", "tracker fails", "canary paused", "promotion soaks")
     assert {call.function for name in tracked for call in runs[name].calls} == {"TrackFunction"}
     assert {call.function for name in runs if name not in tracked for call in runs[name].calls} == {FUNCTION}
     # And every function the stack creates was exercised (its role is checked against what it called)
@@ -520,7 +524,7 @@ def test_every_call_each_function_makes_is_allowed_by_its_role(template: dict[st
         assert denied == [], f"{function}:\n{table(denied)}"
     # And the requests cover every service the deploy function uses, publishing to the encrypted topic included
     services = {d.request.action.split(":")[0] for d in found[FUNCTION][1]}
-    assert services == {"ecs", "iam", "ssm", "ecr", "dynamodb", "sns", "kms", "sqs", "cloudwatch"}
+    assert services == {"ecs", "iam", "ssm", "ecr", "dynamodb", "sns", "kms", "sqs", "cloudwatch", "scheduler"}
     assert recorded.topic_keys, "the deploy topic is not encrypted"
 
 
