@@ -11,7 +11,7 @@ import pytest
 from tests.e2e.readback import revisions, service, target_report
 from tests.helpers import Inbox, load_event
 from tools.localaws import LocalAws, LocalStack
-from tools.sample_world import STAGING_CONFIG, World, put_target_config
+from tools.sample_world import PROD_CONFIG, STAGING_CONFIG, World, put_target_config
 
 pytestmark = pytest.mark.e2e
 
@@ -198,3 +198,34 @@ def test_a_manual_deploy_may_override_the_gates_and_everyone_is_told(
     history = local.run_event(stack, {"action": "history", "repository": "api", "target": "staging"})
     latest = only_invocation(history).result["deploys"][0]
     assert latest["gateOverride"] == f"gates overridden by alice: {event['overrideGates']}"
+
+
+def test_a_dry_run_shows_the_gate_that_decides_and_what_it_waits_for(
+    local: LocalAws, session: boto3.Session, stack: LocalStack, world: World, inbox: Inbox
+) -> None:
+    # Given staging gated on its scan, the findings not ready, and prod promoting from staging
+    gate_staging(session, {"scan": {"maxSeverity": "HIGH", "waitMinutes": 30}})
+    put_target_config(session, "api", "prod", {**PROD_CONFIG, "promote": {"from": "staging", "soakMinutes": 30}})
+    local.set_scan("api", DIGEST, "IN_PROGRESS")
+
+    # When the push is run as a dry run
+    result = only_invocation(local.run_event(stack, load_event("ecr-push-dry-run.json"))).result
+
+    # Then staging's report says it would wait, for what, and why; prod says where its deploys come from
+    staging = target_report(result, "staging")
+    assert staging["status"] == "WAITING" and staging["reason"].endswith("(dry run)")
+    assert staging["gates"]["decision"] == "WAIT"
+    assert staging["gates"]["waitingFor"] == f"the scan findings of {DIGEST[:19]}"
+    assert "deploys what staging completes, after a 30 min soak" in target_report(result, "prod")["reason"]
+    # And nothing was recorded, set or announced
+    assert local.pending_timers() == []
+    assert inbox.receive() == []
+    assert revisions(session, "api-staging") == [world.task_definitions["staging"]]
+
+    # When the findings are ready and clean, the dry run shows the plan with the gates' verdict
+    local.set_scan("api", DIGEST, "COMPLETE", {"LOW": 2})
+    planned = target_report(
+        only_invocation(local.run_event(stack, load_event("ecr-push-dry-run.json"))).result, "staging"
+    )
+    assert planned["status"] == "PLANNED" and planned["gates"]["decision"] == "PASS"
+    assert [step["step"] for step in planned["steps"]] == ["register", "update-service"]

@@ -130,3 +130,23 @@ def test_a_rollback_of_staging_during_the_soak_stops_the_promotion(
     assert service(session, "prod")["taskDefinition"] == world.task_definitions["prod"]
     # And no timer is left behind (a completed rollback promotes nowhere)
     assert local.pending_timers() == []
+
+
+def test_a_dry_run_of_the_soak_timer_shows_the_promotion_it_would_make(
+    local: LocalAws, session: boto3.Session, stack: LocalStack, world: World, inbox: Inbox, prod_promotes: None
+) -> None:
+    # Given staging completed staging-42, prod's soak timer pending
+    deploy_and_complete_staging(local, stack, push_event(world, "staging-42", "2026-11-20T10:15:30Z", "push-42"))
+    [timer] = local.pending_timers()
+    inbox.receive()
+
+    # When the timer's event is run as a dry run
+    delivery = local.run_event(stack, {**timer["event"], "dryRun": True})
+
+    # Then it shows prod's plan, the chain it comes from, and changes nothing
+    report = target_report(delivery.invocations[0].result, "prod")
+    assert report["status"] == "PLANNED" and report["dryRun"] is True
+    assert report["promotion"]["from"] == "staging" and report["promotion"]["soakMinutes"] == 30
+    assert service(session, "prod")["taskDefinition"] == world.task_definitions["prod"]
+    assert [t["name"] for t in local.pending_timers()] == [timer["name"]]
+    assert inbox.receive() == []

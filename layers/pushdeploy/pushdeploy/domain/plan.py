@@ -348,6 +348,10 @@ def admit_target(
     # A promotion deploys the digest its source completed, whatever its tag: no tag is matched again.
     if push.trigger is not Trigger.PROMOTE and not tag_matches(config.tags, push.tag):
         reason = f"tag {push.tag} does not match the target's tags {list(config.tags)}"
+        if config.promote is not None:
+            reason += (
+                f"; it deploys what {config.promote.source} completes, after a {config.promote.soak_minutes} min soak"
+            )
         return Admission(replace(base, code="no-match", reason=reason))
     try:
         check_cluster(config.cluster, allowed_clusters, account=account, region=region)
