@@ -18,12 +18,21 @@ from typing import Any
 
 import boto3
 
+from pushdeploy import wiring
 from pushdeploy.domain.channels import describe_changes, render_email, revision
 from pushdeploy.domain.times import describe_time
 from tests.helpers import EVENTS, Inbox, Received
 from tools.localaws import Delivery, LocalAws, LocalStack
 from tools.localecs import Clock, Outcome
-from tools.sample_world import PROD_CANARY_CONFIG, PROD_CONFIG, SECRET_VALUE, World, put_target_config, seed_world
+from tools.sample_world import (
+    PROD_CANARY_CONFIG,
+    PROD_CONFIG,
+    SECRET_VALUE,
+    STAGING_CONFIG,
+    World,
+    put_target_config,
+    seed_world,
+)
 
 WIDTH = 100
 
@@ -42,6 +51,9 @@ def main() -> int:
         _show_world(session, world)
         assert local.ecs is not None
         stamps = EventStamps(local.ecs.clock)
+        # The functions judge event times by the local ECS's clock, which the story moves on (bakes, soaks): an
+        # outcome ECS reports minutes "later" is then not an event from the future.
+        wiring.reset(wiring.Seams(clock=local.ecs.clock.now))
 
         deployments: dict[str, str] = {}  # target to the deployment id its last deploy started
         outcomes = []
@@ -55,6 +67,8 @@ def main() -> int:
             elif scenario.setup == "canary-prod":
                 put_target_config(session, "api", "prod", PROD_CANARY_CONFIG)
                 _print(f"(prod's config now deploys a canary, paused for approval: {json.dumps(PROD_CANARY_CONFIG)})")
+            elif scenario.setup == "gate-staging-promote-prod":
+                _gate_staging_promote_prod(local, session)
             seen = _run_scenario(
                 local, stack, session, inbox, number=number, scenario=scenario, deployments=deployments, stamps=stamps
             )
@@ -70,6 +84,7 @@ def main() -> int:
         _show_tracked(local)
         leaked = any(SECRET_VALUE in text for text in _everything_printed)
         print(f"  {'ok ' if not leaked else 'BAD'} no secret value in any result, notification or function log")
+        wiring.reset()
         print(f"\nlocal AWS stopped; demo took {time.monotonic() - started:.1f} s")
         return 0 if all_as_expected and not leaked else 1
 
@@ -133,7 +148,11 @@ class Scenario:
     target: str | None = None  # with `settle`: the target whose deployment the local ECS finishes
     settle: Outcome | None = None
     answer: str | None = None  # a console request (under events/) answering the pause the local ECS reaches
+    scan: str | None = None  # a digest whose scan completes (ECR's scan event) before anything else
+    soak: bool = False  # after `settle`: the soak timers fire (prod follows staging), and prod settles
 
+
+GATED_DIGEST = "sha256:" + "5e" * 32  # events/ecr-push-staging-43.json's
 
 SCENARIOS = (
     Scenario("docker push api:staging-42 (deploys staging)", ("ecr-push.json",), "DEPLOYING", 1, 1),
@@ -205,8 +224,76 @@ SCENARIOS = (
         settle="completed",
         answer="manual-approve.json",
     ),
+    Scenario(
+        "staging gated on its scan: docker push api:staging-43 waits for the findings",
+        ("ecr-push-staging-43.json",),
+        "WAITING",
+        0,
+        1,
+        setup="gate-staging-promote-prod",
+    ),
+    Scenario(
+        "the scan completes: staging deploys and completes; prod follows after its soak (its canary pauses)",
+        (),
+        "COMPLETED",
+        2,
+        5,
+        target="staging",
+        settle="completed",
+        scan=GATED_DIGEST,
+        soak=True,
+    ),
     Scenario("An image delete (not a push: no rule matches)", ("ecr-delete.json",), "IGNORED", 0, 0),
 )
+STAGING_GATED_CONFIG: dict[str, Any] = {**STAGING_CONFIG, "gates": {"scan": {"maxSeverity": "HIGH", "waitMinutes": 30}}}
+# prod keeps its canary and approval: a promotion deploys as any deploy of prod does.
+PROD_PROMOTED_CONFIG: dict[str, Any] = {**PROD_CANARY_CONFIG, "promote": {"from": "staging", "soakMinutes": 30}}
+
+
+def _gate_staging_promote_prod(local: LocalAws, session: boto3.Session) -> None:
+    """staging waits for clean scan findings; prod deploys what staging completed, 30 minutes later."""
+    put_target_config(session, "api", "staging", STAGING_GATED_CONFIG)
+    put_target_config(session, "api", "prod", PROD_PROMOTED_CONFIG)
+    local.set_scan("api", GATED_DIGEST, "IN_PROGRESS")
+    _print(f"(staging's config now has gates: {json.dumps(STAGING_GATED_CONFIG['gates'])})")
+    _print(
+        f"(prod's config now promotes: {json.dumps(PROD_PROMOTED_CONFIG['promote'])}; its tags {PROD_CONFIG['tags']})"
+    )
+    _print("(ECR's scan of staging-43 is IN_PROGRESS)")
+
+
+def _scan_completes(local: LocalAws, ecs: Any, digest: str, deployments: dict[str, str]) -> str:
+    _print(f"ecr     the scan of {digest[:19]} completes (1 MEDIUM): ECR emits its ECR Image Scan event")
+    delivery = local.complete_scan("api", digest, {"MEDIUM": 1})
+    status = "IGNORED"
+    for invocation in delivery.invocations:
+        _everything_printed.append(invocation.output)
+        _print(f"rules   {', '.join(delivery.matched_rules)} -> {invocation.function}: {invocation.result['status']}")
+        for target in invocation.result.get("targets", []):
+            _show_target(ecs, target)
+            if target.get("deploymentId"):
+                deployments[target["target"]] = target["deploymentId"]
+            status = str(target["status"])
+    return status
+
+
+def _soak_ends(local: LocalAws, ecs: Any, deployments: dict[str, str]) -> str:
+    status = "IGNORED"
+    for timer in local.pending_timers():
+        _print(f"timer   {timer['name']} due {describe_time(timer['due'])}: {json.dumps(timer['event'])}")
+    _print("timer   the soak ends: EventBridge Scheduler invokes the deploy function (LocalAws.fire_timers())")
+    for invocation in local.fire_timers():
+        _everything_printed.append(invocation.output)
+        result = invocation.result or {"status": invocation.error}
+        _print(f"rules   (EventBridge Scheduler) -> {invocation.function}: {result.get('status')}")
+        for target in result.get("targets", []):
+            _show_target(ecs, target)
+            if target.get("deploymentId"):
+                deployments[target["target"]] = target["deploymentId"]
+    _print("ecs     local ECS settles prod/api (completed; its PAUSE hook continued as an approval would)")
+    for delivery in local.settle("prod", "api"):
+        status = _show_ecs_delivery(delivery, deployments.get("prod")) or status
+    return status
 
 
 class EventStamps:
@@ -251,6 +338,8 @@ def _run_scenario(
         for delivery in local.advance(40):  # scale-up and the test traffic shift: the PAUSE hook follows
             status = _show_ecs_delivery(delivery, deployments.get(scenario.target)) or status
         status = _deliver(local, stack, ecs, stamps.event(scenario.answer), event_file=scenario.answer, deployments={})
+    if scenario.scan:
+        status = _scan_completes(local, ecs, scenario.scan, deployments)
     if scenario.settle and scenario.target:
         _print(
             f"ecs     local ECS settles {scenario.target}/api ({scenario.settle}): "
@@ -259,6 +348,8 @@ def _run_scenario(
         )
         for delivery in local.settle(scenario.target, "api", outcome=scenario.settle):
             status = _show_ecs_delivery(delivery, deployments.get(scenario.target)) or status
+    if scenario.soak:
+        status = _soak_ends(local, ecs, deployments)
     revisions_after = len(ecs.list_task_definitions()["taskDefinitionArns"])
     _print(f"revisions registered: {revisions_after - revisions_before}")
     received = inbox.receive()

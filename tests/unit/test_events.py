@@ -91,6 +91,7 @@ def test_every_sample_event_is_covered_here() -> None:
 PUSH_SAMPLES = {
     "ecr-push.json": ("staging-42", "sha256:" + "4f" * 32, "5c1f9d2e-8d0c-4a35-9f6c-2c8e0a1b7d11"),
     "ecr-push-prod.json": ("v1.4.2", "sha256:" + "9c" * 32, "a7d40c6b-1e55-4f3b-8c2a-90f1e6b3c2d4"),
+    "ecr-push-staging-43.json": ("staging-43", "sha256:" + "5e" * 32, "7d2e4f60-3b1a-4c5d-8e9f-0a1b2c3d4e5f"),
     "ecr-push-no-match.json": ("feature-login", "sha256:" + "1d" * 32, "0b8e7f31-6a2d-4c9e-b1f4-3d7a5e2c8f90"),
     "ecr-push-second-tag.json": ("build-42", "sha256:" + "4f" * 32, "9d3e2f14-7b6a-4c58-8e01-5a2b3c4d6e7f"),
 }
