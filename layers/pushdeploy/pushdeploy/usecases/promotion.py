@@ -59,11 +59,9 @@ class SoakTimers:
         promotions, sources = self._promotions(deploy.repository)
         set_up: list[dict[str, Any]] = []
         for target, settings in promoting_from(deploy.target, promotions):
+            # A promotion in a cycle is still timed, at once rather than after its soak: the deploy function's
+            # check (the one place it is decided) fails the target, naming the field, and announces it.
             problem = promotion_problem(target, sources)
-            if problem is not None:
-                logger.error("Promotion refused", extra={"target": target, "problem": problem})
-                set_up.append({"target": target, "status": "FAILED", "reason": problem})
-                continue
             pending = PendingPromotion(
                 repository=deploy.repository,
                 target=target,
@@ -77,11 +75,13 @@ class SoakTimers:
                 registry=deploy.image.split("/", 1)[0],
             )
             self._ledger.record_pending_promotion(pending)
-            due = earliest_due(pending.due, self._clock())
+            now = self._clock()
+            due = earliest_due(pending.due if problem is None else now, now)
             name = soak_timer_name(self._prefix, deploy.repository, target, deploy.digest)
             self._timers.set_timer(Timer(name, due, pending.timer_event()))
             logger.info("Soak timer set", extra={"target": target, "due": describe_time(due)})
-            set_up.append({"target": target, "status": "SOAKING", "due": describe_time(due), "timer": name})
+            status = "SOAKING" if problem is None else "REFUSED"
+            set_up.append({"target": target, "status": status, "due": describe_time(due), "timer": name})
         return set_up
 
     def _promotions(self, repository: str) -> tuple[dict[str, PromotionSettings], dict[str, str | None]]:
