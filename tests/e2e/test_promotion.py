@@ -12,7 +12,7 @@ import pytest
 from tests.e2e.readback import service, target_report, task_definition
 from tests.helpers import Inbox, load_event
 from tools.localaws import LocalAws, LocalStack
-from tools.sample_world import PROD_CONFIG, World, put_target_config
+from tools.sample_world import PROD_CONFIG, STAGING_CONFIG, World, put_target_config
 
 pytestmark = pytest.mark.e2e
 
@@ -150,3 +150,21 @@ def test_a_dry_run_of_the_soak_timer_shows_the_promotion_it_would_make(
     assert service(session, "prod")["taskDefinition"] == world.task_definitions["prod"]
     assert [t["name"] for t in local.pending_timers()] == [timer["name"]]
     assert inbox.receive() == []
+
+
+def test_a_cycle_of_promotions_fails_the_target_naming_the_field(
+    local: LocalAws, session: boto3.Session, stack: LocalStack, world: World, inbox: Inbox
+) -> None:
+    # Given staging promoting from prod, and prod from staging
+    put_target_config(session, "api", "prod", {**PROD_CONFIG, "promote": {"from": "staging", "soakMinutes": 5}})
+    put_target_config(session, "api", "staging", {**STAGING_CONFIG, "promote": {"from": "prod", "soakMinutes": 5}})
+
+    # When staging-42 is pushed
+    [invocation] = local.deliver(stack, load_event("ecr-push.json")).invocations
+
+    # Then staging fails before anything is registered, naming the field and the cycle, and is announced so
+    report = target_report(invocation.result, "staging")
+    assert report["status"] == "FAILED" and report["code"] == "config"
+    assert "field 'promote.from' makes a cycle of promotions: staging -> prod -> staging" in report["reason"]
+    assert service(session, "staging")["taskDefinition"] == world.task_definitions["staging"]
+    assert [m.message["status"] for m in inbox.receive()] == ["FAILED"]
