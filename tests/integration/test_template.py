@@ -25,7 +25,13 @@ EVENTS_DIR = ROOT / "events"
 # The samples the rule must deliver: successful pushes with a non-empty tag. Every other EventBridge
 # sample (untagged, failed, delete, scan) must be filtered out by the pattern.
 DELIVERED_SAMPLES = frozenset(
-    {"ecr-push.json", "ecr-push-prod.json", "ecr-push-no-match.json", "ecr-push-second-tag.json"}
+    {
+        "ecr-push.json",
+        "ecr-push-prod.json",
+        "ecr-push-no-match.json",
+        "ecr-push-second-tag.json",
+        "ecr-push-staging-43.json",
+    }
 )
 
 
