@@ -29,7 +29,7 @@ def scan_pattern() -> dict[str, Any]:
 def test_the_scan_rule_matches_the_scan_events_only(scan_pattern: dict[str, Any], sample: Path) -> None:
     # Given a sample event, when EventBridge matches it against the rule's pattern (moto's matcher)
     event = json.loads(sample.read_text())
-    matched = EventPattern.load(json.dumps(scan_pattern)).matches_event(event)  # type: ignore[arg-type]
+    matched = EventPattern.load(json.dumps(scan_pattern)).matches_event(event)
 
     # Then only ECR's and Inspector's scan events match
     assert matched == (sample.name in SCAN_SAMPLES)
