@@ -78,6 +78,7 @@ def test_the_stack_is_the_template(session: boto3.Session, stack: LocalStack, de
     assert json.loads(rule["EventPattern"]) == declared_pattern
     assert sorted(rule.name for rule in stack.rules) == [
         "DeployFunctionEcrPush",
+        "DeployFunctionImageScanFindingsReady",
         "TrackFunctionEcsDeploymentStateChange",
     ]
     assert [target["Arn"] for target in targets] == [configuration["FunctionArn"]]
