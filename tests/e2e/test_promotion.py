@@ -168,3 +168,29 @@ def test_a_cycle_of_promotions_fails_the_target_naming_the_field(
     assert "field 'promote.from' makes a cycle of promotions: staging -> prod -> staging" in report["reason"]
     assert service(session, "staging")["taskDefinition"] == world.task_definitions["staging"]
     assert [m.message["status"] for m in inbox.receive()] == ["FAILED"]
+
+
+def test_a_promotion_waits_for_the_targets_own_gates_and_keeps_its_chain(
+    local: LocalAws, session: boto3.Session, stack: LocalStack, world: World, inbox: Inbox
+) -> None:
+    # Given prod gated on its scan and promoting from staging, and the digest's scan still in progress for prod
+    gated = {
+        **PROD_CONFIG,
+        "promote": {"from": "staging", "soakMinutes": 30},
+        "gates": {"scan": {"maxSeverity": "HIGH"}},
+    }
+    put_target_config(session, "api", "prod", gated)
+    digest = world.image_digests["staging-42"]
+    local.set_scan("api", digest, "IN_PROGRESS")
+    deploy_and_complete_staging(local, stack, push_event(world, "staging-42", "2026-11-20T10:15:30Z", "push-42"))
+
+    # When the soak ends, prod's gates wait; then the scan completes
+    [fired] = local.fire_timers()
+    assert target_report(fired.result, "prod")["status"] == "WAITING"
+    [resumed] = local.complete_scan("api", digest, {"LOW": 1}).invocations
+
+    # Then prod deploys the promoted digest, still a promotion, its chain in the notification
+    assert target_report(resumed.result, "prod")["status"] == "DEPLOYING"
+    messages = [m.message for m in inbox.receive() if m.message["target"] == "prod"]
+    assert [(m["status"], m["trigger"]) for m in messages] == [("WAITING", "promote"), ("DEPLOYING", "promote")]
+    assert messages[-1]["promotion"]["summary"].startswith("promoted from staging (COMPLETED ")

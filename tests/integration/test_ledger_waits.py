@@ -4,6 +4,7 @@ promotions by target; and ECR's gate answers read by the adapter."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import boto3
 import pytest
@@ -58,6 +59,16 @@ def test_a_push_waits_once_per_target_and_keeps_its_first_deadline(ledger: Dynam
     assert (again.since, again.deadline) == (first.since, first.deadline) == (1_000.0, 2_800.0)
     assert [w.target for w in ledger.waiting_for("api", DIGEST)] == ["staging", "staging-eu"]
     assert ledger.waiting_for("api", "sha256:" + "00" * 32) == []
+
+
+def test_a_waiting_promotion_keeps_its_chain(ledger: DynamoDbWaitLedger) -> None:
+    # Given a promotion of staging's digest to prod waiting for prod's gates
+    chain = {"from": "staging", "completedAt": "2026-11-20T10:02:00Z", "soakMinutes": 30, "summary": "promoted"}
+    ledger.record_waiting(replace(waiting("prod", 1_000.0, 2_800.0), trigger="promote", promotion=chain))
+
+    # Then the waiting push read back is a promotion with its chain
+    [held] = ledger.waiting_for("api", DIGEST)
+    assert (held.trigger, held.promotion) == ("promote", chain)
 
 
 def test_an_ended_wait_is_over_once_and_a_new_wait_starts_anew(ledger: DynamoDbWaitLedger) -> None:

@@ -8,6 +8,7 @@ Only UpdateItem, GetItem and Query: an ended wait is marked, not deleted, and th
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -150,6 +151,7 @@ def _push_fields(waiting: WaitingPush) -> dict[str, Any]:
         "eventId": waiting.event_id,
         "pushedAt": waiting.pushed_at,
         "requestedBy": waiting.requested_by,
+        "promotion": json.dumps(dict(waiting.promotion)) if waiting.promotion is not None else None,
     }
 
 
@@ -169,4 +171,5 @@ def _waiting(repository: str, digest: str, item: Any) -> WaitingPush:
         deadline=float(data["deadline"]),
         requested_by=push.get("requestedBy"),
         gates=tuple(str(gate) for gate in data.get("gates", [])),
+        promotion=json.loads(str(push["promotion"])) if push.get("promotion") else None,
     )

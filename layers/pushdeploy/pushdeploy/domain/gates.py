@@ -324,3 +324,4 @@ class WaitingPush:
     deadline: float
     requested_by: str | None = None
     gates: tuple[str, ...] = ()  # the gates it waits for
+    promotion: Mapping[str, Any] | None = None  # a promotion's chain (domain.promotion), kept through the wait

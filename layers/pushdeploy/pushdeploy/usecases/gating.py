@@ -125,6 +125,7 @@ class GateKeeper:
                     deadline=deadline,
                     requested_by=push.requested_by,
                     gates=tuple(check.gate for check in verdict.checks if check.outcome is GateOutcome.WAIT),
+                    promotion=push.promotion,
                 )
             )
             deadline = waiting.deadline
@@ -198,6 +199,7 @@ class GateResumer:
             targets=(waiting.target,),
             requested_by=waiting.requested_by,
             gate_wait_over=wait_over,
+            promotion=waiting.promotion,
         )
         reports = self._deploy(push)
         for report in reports:
