@@ -21,7 +21,8 @@ from pushdeploy.adapters.scheduler import SchedulerTimers
 from pushdeploy.adapters.signing import SigningSecretParameter
 from pushdeploy.adapters.sns import SnsPublisher
 from pushdeploy.adapters.ssm import SecretParameterCatalog, TargetConfigStore
-from pushdeploy.entrypoint import DeployEntryPoint
+from pushdeploy.domain.report import DeployOutcome
+from pushdeploy.entrypoint import DeployEntryPoint, record_metrics
 from pushdeploy.settings import Settings, SlackApprovalSettings, SlackSettings, TimerSettings, TrackerSettings
 from pushdeploy.usecases.approvals import Approvals, SlackApprovals
 from pushdeploy.usecases.deploy import BUSY_WAIT_SECONDS, Deployer
@@ -179,10 +180,19 @@ def build_entry_point(
             seams=seams,
         ),
         gates=GateResumer(
-            deploy=lambda push: deployer.deploy(push).reports, ledger=waits, timers=timers, timer_prefix=timer_prefix
+            deploy=lambda push: _counted(deployer.deploy(push)).reports,
+            ledger=waits,
+            timers=timers,
+            timer_prefix=timer_prefix,
         ),
-        promotions=Promotions(ledger=waits, history=ledger, deploy=deployer.deploy),
+        promotions=Promotions(ledger=waits, history=ledger, deploy=lambda push: _counted(deployer.deploy(push))),
     )
+
+
+def _counted(outcome: DeployOutcome) -> DeployOutcome:
+    """A resumed or promoted deploy's outcome, its metrics recorded as a push's are."""
+    record_metrics(outcome)
+    return outcome
 
 
 def build_timers(settings: TimerSettings | None, client: Clients, seams: Seams | None = None) -> SchedulerTimers | None:
