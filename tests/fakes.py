@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pushdeploy.domain.errors import AwsCallError, DeployError, ImageNotFoundError, TaskDefinitionError
+from pushdeploy.domain.gates import WaitingPush
 from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, EventResult, PendingRevision, TargetState
 from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.outcome import DeploymentEvent
@@ -27,8 +28,10 @@ from pushdeploy.domain.ports import (
     TargetConfigSource,
     TrackerLedger,
 )
+from pushdeploy.domain.promotion import PendingPromotion
 from pushdeploy.domain.records import DeploymentRecord, HistoryItem, OutcomeUpdate
 from pushdeploy.domain.service import ServiceState
+from pushdeploy.domain.timers import Timer
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -542,3 +545,48 @@ def _recorded(
     if result is not None:
         kept[result.event_id] = result
     return kept
+
+
+@dataclass
+class FakeTimers:
+    """The Timers port: the timers set, by name (setting one again is the same timer), and those cancelled."""
+
+    timers: dict[str, Timer] = field(default_factory=dict)
+    cancelled: list[str] = field(default_factory=list)
+
+    def set_timer(self, timer: Timer) -> None:
+        self.timers.setdefault(timer.name, timer)
+
+    def cancel_timer(self, name: str) -> None:
+        self.cancelled.append(name)
+        self.timers.pop(name, None)
+
+
+@dataclass
+class InMemoryWaitLedger:
+    """The GateLedger and PromotionLedger ports in memory, with the DynamoDB adapter's rules."""
+
+    waiting: dict[tuple[str, str, str], WaitingPush] = field(default_factory=dict)
+    promotions: dict[tuple[str, str], PendingPromotion] = field(default_factory=dict)
+
+    def record_waiting(self, waiting: WaitingPush) -> WaitingPush:
+        key = (waiting.repository, waiting.digest, waiting.target)
+        kept = self.waiting.get(key)
+        self.waiting[key] = replace(waiting, since=kept.since, deadline=kept.deadline) if kept else waiting
+        return self.waiting[key]
+
+    def waiting_for(self, repository: str, digest: str) -> list[WaitingPush]:
+        return sorted(
+            (w for (r, d, _), w in self.waiting.items() if (r, d) == (repository, digest)), key=lambda w: w.target
+        )
+
+    def end_waiting(self, repository: str, digest: str, target: str) -> bool:
+        return self.waiting.pop((repository, digest, target), None) is not None
+
+    def record_pending_promotion(self, pending: PendingPromotion) -> None:
+        kept = self.promotions.get((pending.repository, pending.target))
+        if kept is None or kept.completed_at <= pending.completed_at:
+            self.promotions[(pending.repository, pending.target)] = pending
+
+    def pending_promotion(self, repository: str, target: str) -> PendingPromotion | None:
+        return self.promotions.get((repository, target))

@@ -69,30 +69,7 @@ def main() -> int:
         deployments: dict[str, str] = {}  # target to the deployment id its last deploy started
         outcomes = []
         for number, scenario in enumerate(SCENARIOS, start=1):
-            if scenario.setup == "break-prod":
-                broken = {key: value for key, value in PROD_CONFIG.items() if key != "service"}
-                put_target_config(session, "api", "prod", broken)
-                _print(f"(prod's config now lacks 'service': {json.dumps(broken)})")
-            elif scenario.setup == "fix-prod":
-                put_target_config(session, "api", "prod", PROD_CONFIG)
-            elif scenario.setup == "accounts":
-                seed_accounts()
-                put_config(session, f"{REGISTRY}/api/{WORKLOAD_CLUSTER}", WORKLOAD_CONFIG)
-                _print(
-                    f"(registry account {REGISTRY} holds api; workload account {WORKLOAD} runs {WORKLOAD_CLUSTER}/api; "
-                    f"its target config is {CONFIG_PREFIX}/{REGISTRY}/api/{WORKLOAD_CLUSTER}: "
-                    f"{json.dumps(WORKLOAD_CONFIG)})"
-                )
-            elif scenario.setup == "migrate-staging":
-                put_target_config(session, "api", "staging", STAGING_MIGRATE_CONFIG)
-                _print(f"(staging's config now migrates first: {json.dumps(STAGING_MIGRATE_CONFIG['beforeDeploy'])})")
-            elif scenario.setup == "canary-prod":
-                put_target_config(session, "api", "prod", PROD_CANARY_CONFIG)
-                _print(f"(prod's config now deploys a canary, paused for approval: {json.dumps(PROD_CANARY_CONFIG)})")
-            elif scenario.setup == "semver-prod":
-                put_target_config(session, "api", "prod", PROD_SEMVER_CONFIG)
-                tags, exclude = PROD_SEMVER_CONFIG["tags"], PROD_SEMVER_CONFIG["exclude"]
-                _print(f"(prod's config now follows a version range: tags {tags}, exclude {exclude})")
+            _set_up(scenario.setup, local, session)
             seen = _run_scenario(
                 local, stack, session, inbox, number=number, scenario=scenario, deployments=deployments, stamps=stamps
             )
@@ -111,6 +88,36 @@ def main() -> int:
         wiring.reset()
         print(f"\nlocal AWS stopped; demo took {time.monotonic() - started:.1f} s")
         return 0 if all_as_expected and not leaked else 1
+
+
+def _set_up(setup: str | None, local: LocalAws, session: boto3.Session) -> None:
+    """Change the world as the scenario's ``setup`` says, before its events."""
+    if setup == "break-prod":
+        broken = {key: value for key, value in PROD_CONFIG.items() if key != "service"}
+        put_target_config(session, "api", "prod", broken)
+        _print(f"(prod's config now lacks 'service': {json.dumps(broken)})")
+    elif setup == "fix-prod":
+        put_target_config(session, "api", "prod", PROD_CONFIG)
+    elif setup == "accounts":
+        seed_accounts()
+        put_config(session, f"{REGISTRY}/api/{WORKLOAD_CLUSTER}", WORKLOAD_CONFIG)
+        _print(
+            f"(registry account {REGISTRY} holds api; workload account {WORKLOAD} runs {WORKLOAD_CLUSTER}/api; "
+            f"its target config is {CONFIG_PREFIX}/{REGISTRY}/api/{WORKLOAD_CLUSTER}: "
+            f"{json.dumps(WORKLOAD_CONFIG)})"
+        )
+    elif setup == "migrate-staging":
+        put_target_config(session, "api", "staging", STAGING_MIGRATE_CONFIG)
+        _print(f"(staging's config now migrates first: {json.dumps(STAGING_MIGRATE_CONFIG['beforeDeploy'])})")
+    elif setup == "canary-prod":
+        put_target_config(session, "api", "prod", PROD_CANARY_CONFIG)
+        _print(f"(prod's config now deploys a canary, paused for approval: {json.dumps(PROD_CANARY_CONFIG)})")
+    elif setup == "semver-prod":
+        put_target_config(session, "api", "prod", PROD_SEMVER_CONFIG)
+        tags, exclude = PROD_SEMVER_CONFIG["tags"], PROD_SEMVER_CONFIG["exclude"]
+        _print(f"(prod's config now follows a version range: tags {tags}, exclude {exclude})")
+    elif setup == "gate-staging-promote-prod":
+        _gate_staging_promote_prod(local, session)
 
 
 _everything_printed: list[str] = []
@@ -174,6 +181,8 @@ class Scenario:
     answer: str | None = None  # a console request (under events/) answering the pause the local ECS reaches
     account: str | None = None  # the workload account the target's service is in (None: the stack's own)
     task_exit: int | None = None  # the one-off task the events started ends with this exit code (local ECS)
+    scan: str | None = None  # a digest whose scan completes (ECR's scan event) before anything else
+    soak: bool = False  # after `settle`: the soak timers fire (prod follows staging), and prod settles
 
 
 STAGING_MIGRATE_CONFIG = {
@@ -181,6 +190,8 @@ STAGING_MIGRATE_CONFIG = {
     "beforeDeploy": [{"container": "api", "command": ["python", "manage.py", "migrate"], "timeoutMinutes": 15}],
 }
 
+
+GATED_DIGEST = "sha256:" + "5e" * 32  # events/ecr-push-staging-43.json's
 
 SCENARIOS = (
     Scenario("docker push api:staging-42 (deploys staging)", ("ecr-push.json",), "DEPLOYING", 1, 1),
@@ -273,6 +284,25 @@ SCENARIOS = (
         target="staging",
         task_exit=0,
     ),
+    Scenario(
+        "staging gated on its scan: docker push api:staging-43 waits for the findings",
+        ("ecr-push-staging-43.json",),
+        "WAITING",
+        0,
+        1,
+        setup="gate-staging-promote-prod",
+    ),
+    Scenario(
+        "the scan completes: staging deploys and completes; prod follows after its soak (its canary pauses)",
+        (),
+        "COMPLETED",
+        2,
+        5,
+        target="staging",
+        settle="completed",
+        scan=GATED_DIGEST,
+        soak=True,
+    ),
     Scenario("An image delete (not a push: no rule matches)", ("ecr-delete.json",), "IGNORED", 0, 0),
     Scenario(
         "prod follows semver:^1.4 (never 1.4.3); docker push api:v1.5.0 deploys it",
@@ -299,6 +329,55 @@ SCENARIOS = (
 )
 # Version policies: prod takes the 1.x releases from 1.4 on, never the known-bad 1.4.3.
 PROD_SEMVER_CONFIG = {**PROD_CONFIG, "tags": ["semver:^1.4"], "exclude": ["semver:1.4.3"]}
+STAGING_GATED_CONFIG: dict[str, Any] = {**STAGING_CONFIG, "gates": {"scan": {"maxSeverity": "HIGH", "waitMinutes": 30}}}
+# prod keeps its canary and approval: a promotion deploys as any deploy of prod does.
+PROD_PROMOTED_CONFIG: dict[str, Any] = {**PROD_CANARY_CONFIG, "promote": {"from": "staging", "soakMinutes": 30}}
+
+
+def _gate_staging_promote_prod(local: LocalAws, session: boto3.Session) -> None:
+    """staging waits for clean scan findings; prod deploys what staging completed, 30 minutes later."""
+    put_target_config(session, "api", "staging", STAGING_GATED_CONFIG)
+    put_target_config(session, "api", "prod", PROD_PROMOTED_CONFIG)
+    local.set_scan("api", GATED_DIGEST, "IN_PROGRESS")
+    _print(f"(staging's config now has gates: {json.dumps(STAGING_GATED_CONFIG['gates'])})")
+    _print(
+        f"(prod's config now promotes: {json.dumps(PROD_PROMOTED_CONFIG['promote'])}; its tags {PROD_CONFIG['tags']})"
+    )
+    _print("(ECR's scan of staging-43 is IN_PROGRESS)")
+
+
+def _scan_completes(local: LocalAws, ecs: Any, digest: str, deployments: dict[str, str]) -> str:
+    _print(f"ecr     the scan of {digest[:19]} completes (1 MEDIUM): ECR emits its ECR Image Scan event")
+    delivery = local.complete_scan("api", digest, {"MEDIUM": 1})
+    status = "IGNORED"
+    for invocation in delivery.invocations:
+        _everything_printed.append(invocation.output)
+        _print(f"rules   {', '.join(delivery.matched_rules)} -> {invocation.function}: {invocation.result['status']}")
+        for target in invocation.result.get("targets", []):
+            _show_target(ecs, target)
+            if target.get("deploymentId"):
+                deployments[target["target"]] = target["deploymentId"]
+            status = str(target["status"])
+    return status
+
+
+def _soak_ends(local: LocalAws, ecs: Any, deployments: dict[str, str]) -> str:
+    status = "IGNORED"
+    for timer in local.pending_timers():
+        _print(f"timer   {timer['name']} due {describe_time(timer['due'])}: {json.dumps(timer['event'])}")
+    _print("timer   the soak ends: EventBridge Scheduler invokes the deploy function (LocalAws.fire_timers())")
+    for invocation in local.fire_timers():
+        _everything_printed.append(invocation.output)
+        result = invocation.result or {"status": invocation.error}
+        _print(f"rules   (EventBridge Scheduler) -> {invocation.function}: {result.get('status')}")
+        for target in result.get("targets", []):
+            _show_target(ecs, target)
+            if target.get("deploymentId"):
+                deployments[target["target"]] = target["deploymentId"]
+    _print("ecs     local ECS settles prod/api (completed; its PAUSE hook continued as an approval would)")
+    for delivery in local.settle("prod", "api"):
+        status = _show_ecs_delivery(delivery, deployments.get("prod")) or status
+    return status
 
 
 class EventStamps:
@@ -358,6 +437,8 @@ def _run_scenario(
         for delivery in local.advance(40):  # scale-up and the test traffic shift: the PAUSE hook follows
             status = _show_ecs_delivery(delivery, deployments.get(scenario.target)) or status
         status = _deliver(local, stack, ecs, stamps.event(scenario.answer), event_file=scenario.answer, deployments={})
+    if scenario.scan:
+        status = _scan_completes(local, ecs, scenario.scan, deployments)
     if scenario.settle and scenario.target:
         _print(
             f"ecs     local ECS settles {scenario.target}/api ({scenario.settle}): "
@@ -366,6 +447,8 @@ def _run_scenario(
         )
         for delivery in local.settle(scenario.target, "api", outcome=scenario.settle):
             status = _show_ecs_delivery(delivery, deployments.get(scenario.target)) or status
+    if scenario.soak:
+        status = _soak_ends(local, ecs, deployments)
     revisions_after = len(ecs.list_task_definitions()["taskDefinitionArns"])
     _print(f"revisions registered: {revisions_after - revisions_before}")
     received = inbox.receive()

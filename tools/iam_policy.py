@@ -412,7 +412,7 @@ def requests_for_call(
                 if params.get(key)
             )
             return requests
-        case "ecr", "DescribeImages":
+        case "ecr", "DescribeImages" | "DescribeImageScanFindings" | "DescribeImageSigningStatus":
             registry = str(params.get("registryId", where.account))
             arn = f"arn:{where.partition}:ecr:{where.region}:{registry}:repository/{params['repositoryName']}"
             return [Request(action, arn)]

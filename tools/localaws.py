@@ -45,6 +45,7 @@ import boto3
 from moto.events.models import EventPattern
 from moto.server import ThreadedMotoServer
 
+from tools.localecr import scan_event
 from tools.localecs import LocalEcs, Outcome
 from tools.template import (
     code_directories,
@@ -266,6 +267,26 @@ class LocalAws:
                     self.ecs_deliveries.append(delivery)
                     deliveries.append(delivery)
         return deliveries
+
+    # -- ECR's signals for the gates: scan findings, signatures, the scan event ---------------------------------
+
+    def set_scan(
+        self, repository: str, digest: str, status: str, counts: dict[str, int] | None = None, description: str = ""
+    ) -> None:
+        """What ECR answers DescribeImageScanFindings for the digest (see tools.localecr)."""
+        self._local_ecs().ecr.set_scan(repository, digest, status, counts, description)
+
+    def set_signing(self, repository: str, digest: str, profile_arn: str, status: str, reason: str = "") -> None:
+        """A signing profile's status of the digest, as DescribeImageSigningStatus answers it."""
+        self._local_ecs().ecr.set_signing(repository, digest, profile_arn, status, reason)
+
+    def complete_scan(self, repository: str, digest: str, counts: dict[str, int]) -> Delivery:
+        """The scan of the digest ends with ``counts``: its findings become COMPLETE and ECR's ``ECR Image Scan``
+        event is delivered through the stack's rules."""
+        if self.stack is None:
+            raise RuntimeError("no stack deployed: deploy() the template before scanning")
+        self.set_scan(repository, digest, "COMPLETE", counts)
+        return self.deliver(self.stack, scan_event(repository, digest, counts, account=ACCOUNT, region=REGION))
 
     # -- timers: EventBridge Scheduler's one-time schedules, fired when the caller says time has come ----------
 

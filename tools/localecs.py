@@ -66,6 +66,7 @@ from typing import Any, Literal
 import boto3
 
 from tools.faultproxy import ForwardingProxy, ProxyRequest, ProxyResponse, identify
+from tools.localecr import ECR_TARGET, LocalEcrSignals
 
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113."
 CONTROL_PATH = "/_localecs/"
@@ -692,6 +693,7 @@ class LocalEcs(ForwardingProxy):
         self.events_waiting = threading.Event()  # set when an event is queued
         # Called after a control request acted (the CLI's settle): delivers the queued events, returns summaries.
         self.deliverer: Callable[[], list[dict[str, Any]]] | None = None
+        self.ecr = LocalEcrSignals()  # scan findings and signing statuses the caller sets (the gates' calls)
 
     # -- events ---------------------------------------------------------------------------------------
 
@@ -1246,6 +1248,15 @@ class LocalEcs(ForwardingProxy):
             self.reset()
             return None
         target = request.header("x-amz-target")
+        if target.startswith(ECR_TARGET):
+            params = json.loads(request.body or b"{}")
+            answered = self.ecr.answer(
+                target[len(ECR_TARGET) :], params, str(params.get("registryId") or "123456789012")
+            )
+            if answered is None:
+                return None
+            status, body = answered
+            return _json(body) if status == 200 else _json_error(str(body["__type"]), str(body["message"]))
         if not target.startswith(ECS_TARGET):
             return None
         operation = target[len(ECS_TARGET) :]
@@ -1270,6 +1281,7 @@ class LocalEcs(ForwardingProxy):
             self._pending.clear()
             self.emitted.clear()
             self.clock.offset = 0.0
+            self.ecr.reset()
 
     def _forward_json(self, request: ProxyRequest) -> tuple[ProxyResponse, dict[str, Any] | None]:
         response = self.forward(request)

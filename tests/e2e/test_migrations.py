@@ -6,12 +6,14 @@ deployment COMPLETED; a manual run-task runs on the current revision."""
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 import boto3
 import pytest
 
 from pushdeploy.adapters.ledger import DynamoDbLedger
+from pushdeploy.domain.times import describe_time
 from tests.e2e.readback import service, target_report
 from tests.helpers import Inbox, load_event
 from tools.localaws import Delivery, LocalAws, LocalStack
@@ -361,3 +363,22 @@ def test_the_event_again_finishes_a_deploy_whose_first_continuation_failed(
     assert result["task"]["status"] == "DEPLOYING", result
     assert service(session, "staging")["taskDefinition"] == report["taskDefinitionArn"]
     assert statuses(inbox) == ["DEPLOYING"]
+
+
+def test_a_push_made_before_a_manual_run_task_but_delivered_during_it_is_queued_not_stale(
+    local: LocalAws, session: boto3.Session, stack: LocalStack, world: World, inbox: Inbox
+) -> None:
+    # Given a manual run-task running on staging's current revision
+    [invocation] = local.run_event(stack, load_event("manual-run-task.json")).invocations
+    task_arn = invocation.result["task"]["task"]["taskArn"]
+
+    # When a push made a little before the request is delivered now (EventBridge delivers within seconds)
+    pushed = push(local, stack, "staging-43", at=describe_time(time.time() - 5), seed="5a")
+
+    # Then it is queued behind the task, not skipped as older than the task (a run-task is not a push)
+    assert pushed["status"] == "SKIPPED" and pushed["code"] == "queued", pushed
+
+    # When the task ends, the queued push deploys
+    [result] = deploy_results(local.stop_task("staging", task_arn, exit_code=0))
+    [queued] = result["queued"]["targets"]
+    assert queued["status"] == "DEPLOYING", queued

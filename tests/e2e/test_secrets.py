@@ -61,12 +61,12 @@ def test_secret_values_appear_in_no_output_of_a_push(
 @pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 def test_a_direct_invoke_without_a_record_logs_to_stdout(local: LocalAws, deploy_function: StackFunction) -> None:
     # Given the function already run once with a record, as deliver() runs it
-    local.invoke(deploy_function, load_event("ecr-scan.json"), Invocation(deploy_function.logical_id, attempts=1))
+    local.invoke(deploy_function, load_event("ecr-delete.json"), Invocation(deploy_function.logical_id, attempts=1))
 
     # When it is invoked directly, without a record, while stdout goes to a buffer
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        result = local.invoke(deploy_function, load_event("ecr-scan.json"))
+        result = local.invoke(deploy_function, load_event("ecr-delete.json"))
 
     # Then its log line is on that stdout
     assert result["status"] == "IGNORED"

@@ -80,6 +80,7 @@ def test_the_stack_is_the_template(session: boto3.Session, stack: LocalStack, de
         "DeployFunctionEcrPush",
         "DeployFunctionEcsDeploymentCompleted",
         "DeployFunctionEcsTaskStopped",
+        "DeployFunctionImageScanFindingsReady",
         "TrackFunctionEcsDeploymentStateChange",
     ]
     assert [target["Arn"] for target in targets] == [configuration["FunctionArn"]]

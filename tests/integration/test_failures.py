@@ -124,7 +124,6 @@ def fresh_pushdeploy_modules() -> Iterator[None]:
             "untagged push (an image index's manifest or a digest-only push)",
             id="untagged",
         ),
-        pytest.param("ecr-scan.json", {}, "not an ECR image action: aws.ecr / ECR Image Scan", id="scan"),
         pytest.param(
             "ecr-push.json",
             {"source": "aws.ecs", "detail-type": "ECS Deployment State Change"},

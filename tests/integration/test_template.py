@@ -36,6 +36,7 @@ DELIVERED_SAMPLES = frozenset(
         "ecr-push-signature.json",
         "ecr-push-foreign-registry.json",
         "ecr-push-migrate.json",
+        "ecr-push-staging-43.json",
     }
 )
 

@@ -301,12 +301,22 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_last_push = [0.0]
+
+
+def _push_time() -> str:
+    """Now, to the second as ECR stamps events, and at least a second after the last push: the scenarios run
+    faster than that, and a push no newer than the target's last deploy is skipped as stale."""
+    _last_push[0] = max(datetime.now(UTC).timestamp(), _last_push[0] + 1)
+    return datetime.fromtimestamp(_last_push[0], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def push_event(tag: str, digest_seed: str, event_id: str) -> dict[str, Any]:
     """events/ecr-push.json for another tag and digest, with its own event id, pushed now (a push older
     than the target's last deploy would be skipped as stale)."""
     event = load_event("ecr-push.json")
     event["id"] = event_id
-    event["time"] = now_iso()
+    event["time"] = _push_time()
     event["detail"]["image-tag"] = tag
     event["detail"]["image-digest"] = "sha256:" + digest_seed * 64
     return event
@@ -536,6 +546,38 @@ def _run_task(context: ScenarioContext) -> list[Delivery]:
     return [context.local.run_event(context.stack, load_event("manual-run-task.json"))]
 
 
+GATED_DIGEST = "sha256:" + "7" * 64
+SIGNING_PROFILE = WHERE.arn("signer", "/signing-profiles/releases")
+
+
+def _gated_push_waits(context: ScenarioContext) -> list[Delivery]:
+    """staging gated on its scan and signature; the scan in progress: the push WAITS (a timer for its end)."""
+    config = {
+        **STAGING_CONFIG,
+        "gates": {"scan": {"maxSeverity": "HIGH"}, "signature": {"signingProfileArn": SIGNING_PROFILE}},
+    }
+    put_target_config(context.session, "api", "staging", config)
+    context.local.set_scan("api", GATED_DIGEST, "IN_PROGRESS")
+    context.local.set_signing("api", GATED_DIGEST, SIGNING_PROFILE, "COMPLETE")
+    return [context.local.deliver(context.stack, push_event("staging-77", "7", event_id(177)))]
+
+
+def _scan_completes(context: ScenarioContext) -> list[Delivery]:
+    """ECR's scan event: the waiting push resumes and deploys (its wait's timer cancelled)."""
+    return [context.local.complete_scan("api", GATED_DIGEST, {"MEDIUM": 2})]
+
+
+def _promotion_soaks(context: ScenarioContext) -> list[Delivery]:
+    """prod promotes from staging: staging's deployment completes, the tracker sets prod's soak timer."""
+    put_target_config(context.session, "api", "prod", {**PROD_CONFIG, "promote": {"from": "staging", "soakMinutes": 1}})
+    return context.local.settle("staging", "api")
+
+
+def _soak_ends(context: ScenarioContext) -> list[Delivery]:
+    """The soak timer fires into the deploy function: prod deploys staging's digest."""
+    return [Delivery(invocation.result or {}, ["(timer)"], [invocation]) for invocation in context.local.fire_timers()]
+
+
 # In order: each starts from the state the ones before it left.
 MAIN_SCENARIOS: dict[str, Scenario] = {
     "push": _push,  # staging-42: staging deploys (secrets, secretsPath), prod does not match
@@ -559,7 +601,11 @@ MAIN_SCENARIOS: dict[str, Scenario] = {
     "migration": _migration,  # staging's beforeDeploy migration started (RunTask, a timer): PREPARING
     "migration succeeds": _migration_succeeds,  # its STOPPED event: the timer cancelled, the service updated
     "migration times out": _migration_times_out,  # another migration past its timeout: StopTask, FAILED
-    "run task": _run_task,  # a manual one-off task on staging's current revision: PREPARING
+    "gated push waits": _gated_push_waits,  # scan findings not ready: WAITING, a timer set for the wait's end
+    "scan completes": _scan_completes,  # ECR's scan event resumes it: staging deploys, the timer cancelled
+    "promotion soaks": _promotion_soaks,  # staging completes: the tracker sets prod's soak timer
+    "soak ends": _soak_ends,  # the soak timer fires: prod deploys staging's digest
+    "run task": _run_task,  # a one-off task on staging's current revision: PREPARING (last: it holds the claim)
 }
 
 

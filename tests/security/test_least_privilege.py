@@ -503,9 +503,13 @@ def test_the_scenarios_did_what_they_are_named_for(recorded: Recorded) -> None:
     assert [r["task"]["status"] for r in runs["migration succeeds"].deploy_results] == ["DEPLOYING"]
     assert [r["task"]["status"] for r in runs["migration times out"].deploy_results] == ["FAILED"]
     assert runs["run task"].result["task"]["status"] == "PREPARING"
+    assert runs["gated push waits"].report("staging")["status"] == "WAITING"
+    assert [str(i.result["status"]) for i in runs["scan completes"].invocations] == ["RESUMED"]
+    assert all(i.error is None for i in runs["promotion soaks"].invocations)
+    assert [i.result["targets"][0]["status"] for i in runs["soak ends"].invocations] == ["DEPLOYING"]
     # And the tracker ran for the ECS events, the deploy function for everything else (and, for a deployment's
     # COMPLETED, read the ledger and the target's config only: no afterDeploy task is configured)
-    tracked = ("deployment completed", "rollback started by ECS", "tracker fails", "canary paused")
+    tracked = ("deployment completed", "rollback started by ECS", "tracker fails", "canary paused", "promotion soaks")
     assert {call.function for name in tracked for call in runs[name].calls if call.function != FUNCTION} == {
         "TrackFunction"
     }

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pushdeploy.domain.gates import GateSettings, ScanFindings, ScanGate, judge_gates
 from pushdeploy.domain.messages import render_notification
 from pushdeploy.domain.outcome import HookEvent, Outcome, render_awaiting, render_outcome
 from pushdeploy.domain.push import Trigger
@@ -63,6 +64,28 @@ def canary_record() -> dict[str, Any]:
     return render_notification(report, time=PUBLISHED).message
 
 
+def waiting_record() -> dict[str, Any]:
+    """The WAITING record of a push whose scan findings are not ready yet (what domain.gates adds to it)."""
+    verdict = judge_gates(
+        GateSettings(scan=ScanGate("HIGH", 30)),
+        digest="sha256:" + "4f" * 32,
+        scan=ScanFindings("IN_PROGRESS"),
+        signing=None,
+        findings_url=f"https://{REGION}.console.aws.amazon.com/ecr/repositories/private/{ACCOUNT}/api/_/image/x/details",
+    )
+    report = replace(
+        deploying_report(),
+        status=DeployStatus.WAITING,
+        task_definition_arn=None,
+        deployment_id=None,
+        changes=(),
+        code="gate-wait",
+        reason=f"waiting for {verdict.waiting_for} until 2026-11-20T10:45:31Z (then it fails): {verdict.reason}",
+        extra=verdict.notification_fields(deadline="2026-11-20T10:45:31Z"),
+    )
+    return render_notification(report, time=PUBLISHED).message
+
+
 def awaiting_record() -> dict[str, Any]:
     """The AWAITING_APPROVAL record of the canary deploy, paused before its first shift."""
     pause = HookEvent(
@@ -112,6 +135,7 @@ def records() -> dict[str, dict[str, Any]]:
         ).message,
         "AWAITING_APPROVAL": awaiting_record(),
         "PREPARING": preparing_record(),
+        "WAITING": waiting_record(),
     }
 
 

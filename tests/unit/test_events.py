@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 from pushdeploy.domain.errors import InvalidEventError
 from pushdeploy.domain.outcome import DeploymentEvent, HookEvent
 from pushdeploy.domain.push import ImagePush, Trigger
-from pushdeploy.domain.requests import ApprovalRequest, HistoryRequest, ManualDeployRequest, RollbackRequest
+from pushdeploy.domain.requests import (
+    ApprovalRequest,
+    GateTimeoutRequest,
+    HistoryRequest,
+    ManualDeployRequest,
+    PromoteRequest,
+    RollbackRequest,
+    ScanReadyEvent,
+)
 from pushdeploy.domain.times import parse_time
 from pushdeploy.events import (
     MAX_FUTURE_SECONDS,
@@ -77,6 +85,7 @@ def test_every_sample_event_is_covered_here() -> None:
             *OPERATION_SAMPLES,
             *ACCOUNT_SAMPLES,
             *TASK_SAMPLES,
+            *GATE_SAMPLES,
         ]
     )
 
@@ -89,6 +98,7 @@ TASK_SAMPLES = ("ecs-task-stopped.json", "task-timeout.json", "manual-run-task.j
 PUSH_SAMPLES = {
     "ecr-push.json": ("staging-42", "sha256:" + "4f" * 32, "5c1f9d2e-8d0c-4a35-9f6c-2c8e0a1b7d11"),
     "ecr-push-prod.json": ("v1.4.2", "sha256:" + "9c" * 32, "a7d40c6b-1e55-4f3b-8c2a-90f1e6b3c2d4"),
+    "ecr-push-staging-43.json": ("staging-43", "sha256:" + "5e" * 32, "7d2e4f60-3b1a-4c5d-8e9f-0a1b2c3d4e5f"),
     "ecr-push-no-match.json": ("feature-login", "sha256:" + "1d" * 32, "0b8e7f31-6a2d-4c9e-b1f4-3d7a5e2c8f90"),
     "ecr-push-second-tag.json": ("build-42", "sha256:" + "4f" * 32, "9d3e2f14-7b6a-4c58-8e01-5a2b3c4d6e7f"),
     "ecr-push-semver.json": ("v1.5.0", "sha256:" + "15" * 32, "3e9a5d1c-6b2f-4c8e-a0d7-51f4b2c9e6a3"),
@@ -125,7 +135,6 @@ IGNORED_SAMPLES = {
     "ecr-push-untagged.json": "untagged push (an image index's manifest or a digest-only push)",
     "ecr-push-failure.json": "ECR push result FAILURE is not SUCCESS",
     "ecr-delete.json": "ECR action DELETE is not a push",
-    "ecr-scan.json": "not an ECR image action: aws.ecr / ECR Image Scan",
     "ecr-push-signature.json": f"tag sha256-{'15' * 32}.sig is a signature stored beside an image: never deployed",
 }
 
@@ -422,7 +431,7 @@ def _parses_or_raises_invalid_event(event: Any) -> None:
         parsed = parse_request(event)
     except InvalidEventError:
         return
-    assert isinstance(parsed, ImagePush | ManualDeployRequest | IgnoredEvent)
+    assert isinstance(parsed, ImagePush | ManualDeployRequest | IgnoredEvent | ScanReadyEvent)
 
 
 @given(event=st.dictionaries(EVENT_KEYS | st.text(max_size=8), JSON_VALUES, max_size=6))
@@ -1084,3 +1093,70 @@ def test_a_huge_value_in_any_field_gives_a_bounded_message(event: dict[str, Any]
     # Then whatever it says (refused, or ignored with a reason) is bounded
     text = str(outcome.reason if isinstance(outcome, IgnoredEvent) else outcome)
     assert len(text) < 1_000, text[:300]
+
+
+# --- gates and promotion: scan events, timers, an override ---------------------------------------------
+
+DIGEST_4F = "sha256:" + "4f" * 32
+GATE_SAMPLES = {
+    "ecr-scan.json": ScanReadyEvent("api", DIGEST_4F, "85fc3613-e913-7fc4-a80c-a3753e4aa9ae", "ECR Image Scan"),
+    "inspector2-scan.json": ScanReadyEvent("api", DIGEST_4F, "2b7f3c1e-6d4a-4f0e-9a8b-5c6d7e8f9a0b", "Inspector2 Scan"),
+    "gate-timeout-timer.json": GateTimeoutRequest("api", "staging", DIGEST_4F, "manual"),
+    "promote-timer.json": PromoteRequest("api", "prod", "staging", DIGEST_4F, "ecs-svc/1234567890123456789", "manual"),
+    "manual-deploy-override-gates.json": ManualDeployRequest(
+        repository="api",
+        tag="staging-42",
+        event_id="manual",
+        targets=("staging",),
+        requested_by="alice",
+        override_gates="CVE-2026-1234 is in a test-only package; fix shipped in the next build",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GATE_SAMPLES))
+def test_gate_and_promotion_samples_parse_into_their_requests(name: str) -> None:
+    # Given a scan event (ECR's, Inspector's: its repository-name is an ARN), a timer's event or an override
+    event = load_event(name)
+
+    # When it is parsed
+    parsed = parse_request(event)
+
+    # Then it is the request it stands for
+    assert parsed == GATE_SAMPLES[name]
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"overrideGates": ""}, "'overrideGates' must give the reason"),
+        ({"overrideGates": "x" * 501}, "'overrideGates' must give the reason"),
+        ({"requestedBy": None}, "'overrideGates' needs 'requestedBy'"),
+    ],
+)
+def test_an_override_without_a_reason_or_a_name_is_refused(change: dict[str, Any], problem: str) -> None:
+    # Given the override sample with its reason or its requester taken away
+    event = {**load_event("manual-deploy-override-gates.json"), **change}
+    event = {key: value for key, value in event.items() if value is not None}
+
+    # When it is parsed, then it is refused, naming the field
+    with pytest.raises(InvalidEventError, match=problem):
+        parse_request(event)
+
+
+def test_a_scan_of_another_accounts_registry_resumes_nothing() -> None:
+    # Given ECR's scan event from another account
+    event = {**load_event("ecr-scan.json"), "account": "210987654321"}
+
+    # When it is parsed, then it is refused, naming the field
+    with pytest.raises(InvalidEventError, match="field 'account'"):
+        parse_request(event)
+
+
+def test_a_timer_event_with_an_unknown_field_is_refused() -> None:
+    # Given the promote timer's event with a field it does not take
+    event = {**load_event("promote-timer.json"), "tag": "v1"}
+
+    # When it is parsed, then it is refused, naming the field
+    with pytest.raises(InvalidEventError, match="unknown field"):
+        parse_request(event)

@@ -41,6 +41,7 @@ def test_the_reader_requires_what_the_schema_requires() -> None:
         notification.NEEDS_SERVICE: list(notification.SERVICE_FIELDS),
         notification.NEEDS_APPROVAL: list(notification.APPROVAL_FIELDS),
         notification.NEEDS_TASK: list(notification.TASK_FIELDS),
+        notification.NEEDS_GATES: ["gates"],
     }
 
 

@@ -13,13 +13,23 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pushdeploy.domain.errors import AwsCallError, InvalidEventError
 from pushdeploy.domain.push import ImagePush
 from pushdeploy.domain.report import DeployStatus, TargetReport
-from pushdeploy.domain.requests import ApprovalRequest, HistoryRequest, ManualDeployRequest, RollbackRequest
+from pushdeploy.domain.requests import (
+    ApprovalRequest,
+    GateTimeoutRequest,
+    HistoryRequest,
+    ManualDeployRequest,
+    PromoteRequest,
+    RollbackRequest,
+    ScanReadyEvent,
+)
 from pushdeploy.domain.tasks import DeploymentCompleted, RunTaskRequest, TaskStopped, TaskTimeout
 from pushdeploy.usecases.deploy import Deployer, DeployOutcome
 from pushdeploy.usecases.rollback import TargetOperations
 
 if TYPE_CHECKING:
     from pushdeploy.usecases.approvals import Approvals
+    from pushdeploy.usecases.gating import GateResumer
+    from pushdeploy.usecases.promotion import Promotions
     from pushdeploy.usecases.tasks import TaskContinuation
 
 _METRIC_NAMES = {
@@ -30,6 +40,7 @@ _METRIC_NAMES = {
     DeployStatus.RETRYING: "DeployRetrying",
     DeployStatus.PREPARING: "DeployPreparing",
     DeployStatus.COMPLETED: "TaskCompleted",
+    DeployStatus.WAITING: "DeployWaiting",
 }
 
 
@@ -42,8 +53,11 @@ class DeployEntryPoint:
         self,
         deployer: Deployer,
         operations: TargetOperations,
+        *,
         approvals: Callable[[], Approvals] | None = None,
         tasks: Callable[[], TaskContinuation] | None = None,
+        gates: GateResumer | None = None,
+        promotions: Promotions | None = None,
     ) -> None:
         self.deployer = deployer
         self.operations = operations
@@ -51,6 +65,8 @@ class DeployEntryPoint:
         self._tasks = cache(tasks) if tasks is not None else None
         # Built on the first approval only: a push needs none of its clients.
         self._approvals = cache(approvals) if approvals is not None else None
+        self._gates = gates  # resumes pushes waiting for their gates (a scan event, a wait's timer)
+        self._promotions = promotions  # a soak timer's promotion
 
     def handle(
         self,
@@ -62,7 +78,10 @@ class DeployEntryPoint:
         | TaskStopped
         | TaskTimeout
         | RunTaskRequest
-        | DeploymentCompleted,
+        | DeploymentCompleted
+        | ScanReadyEvent
+        | GateTimeoutRequest
+        | PromoteRequest,
         event: dict[str, Any],
         context: LambdaContext,
     ) -> dict[str, Any]:
@@ -74,6 +93,16 @@ class DeployEntryPoint:
             if self._approvals is None:
                 raise InvalidEventError(f"{request.decision} is not available in this deployment of pushdeploy")
             return self._approvals().decide(request)
+        if isinstance(request, ScanReadyEvent | GateTimeoutRequest):
+            if self._gates is None:
+                raise InvalidEventError("gates are not available in this deployment of pushdeploy")
+            return (
+                self._gates.scan_ready(request) if isinstance(request, ScanReadyEvent) else self._gates.timeout(request)
+            )
+        if isinstance(request, PromoteRequest):
+            if self._promotions is None:
+                raise InvalidEventError("promotions are not available in this deployment of pushdeploy")
+            return self._promotions.promote(request)
         if isinstance(request, HistoryRequest):
             return self.operations.history(request)
         if isinstance(request, RollbackRequest):

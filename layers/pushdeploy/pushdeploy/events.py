@@ -13,7 +13,15 @@ from pushdeploy.domain.errors import InvalidEventError, json_type, quote, quote_
 from pushdeploy.domain.names import ACCOUNT_ID, DEPLOYMENT_ID, DIGEST, EVENT_ID, REGION, REPOSITORY, TAG, TARGET
 from pushdeploy.domain.outcome import HOOK_AWAITING_ACTION, DeploymentEvent, HookEvent
 from pushdeploy.domain.push import ImagePush, Trigger, ecr_registry
-from pushdeploy.domain.requests import ApprovalRequest, HistoryRequest, ManualDeployRequest, RollbackRequest
+from pushdeploy.domain.requests import (
+    ApprovalRequest,
+    GateTimeoutRequest,
+    HistoryRequest,
+    ManualDeployRequest,
+    PromoteRequest,
+    RollbackRequest,
+    ScanReadyEvent,
+)
 from pushdeploy.domain.tasks import DeploymentCompleted, RunTaskRequest, TaskStopped, TaskTimeout
 from pushdeploy.domain.times import parse_time
 from pushdeploy.task_events import parse_task_request
@@ -53,7 +61,16 @@ DeployRequest = (
     | TaskTimeout
     | RunTaskRequest
     | DeploymentCompleted
+    | ScanReadyEvent
+    | GateTimeoutRequest
+    | PromoteRequest
 )
+ECR_IMAGE_SCAN = "ECR Image Scan"
+INSPECTOR_SOURCE = "aws.inspector2"
+INSPECTOR_SCAN = "Inspector2 Scan"
+GATE_TIMEOUT_ACTION = "gate-timeout"
+PROMOTE_ACTION = "promote"
+OVERRIDE_REASON_LENGTH = 500
 _ACTIONS = ("deploy", "rollback", "history")
 _EXAMPLES = (
     '{"repository": "api", "tag": "v1.4.2", "targets": ["prod"]}, '
@@ -102,7 +119,12 @@ def parse_deploy_event(
         deployment = parse_deployment_event(event, now=now)
         if isinstance(deployment, DeploymentEvent):
             return DeploymentCompleted(deployment.deployment_id, deployment.service_arn)
+    timer = parse_timer_request(event, request_id, dry_run)
+    if timer is not None:
+        return timer
     body = {key: value for key, value in event.items() if key != "dryRun"}
+    if _is_scan_event(body):
+        return parse_scan_event(body, trusted_account=trusted_account)
     if "detail-type" in body and "source" in body:
         parsed = _parse_ecr_event(
             body,
@@ -153,6 +175,61 @@ def parse_approval_request(event: Any) -> ApprovalRequest | None:
             f"{_described(requested_by)}; it goes into the history and the notification"
         )
     return ApprovalRequest(repository, target, action, requested_by.strip())
+
+
+def parse_timer_request(event: Any, request_id: str, dry_run: bool) -> GateTimeoutRequest | PromoteRequest | None:
+    """A timer's event (``domain.timers``): a gate wait's end ``{"action": "gate-timeout", "repository", "target",
+    "digest"}`` or a soak's end ``{"action": "promote", "repository", "target", "from", "digest",
+    "sourceDeploymentId"}``; None for any other event."""
+    if not isinstance(event, dict) or event.get("action") not in (GATE_TIMEOUT_ACTION, PROMOTE_ACTION):
+        return None
+    action = str(event["action"])
+    fields = {"action", "repository", "target", "digest", "dryRun"}
+    if action == PROMOTE_ACTION:
+        fields |= {"from", "sourceDeploymentId"}
+    unknown = sorted(set(event) - fields)
+    if unknown:
+        raise InvalidEventError(
+            f"{action}: unknown field(s) {quote_list(unknown, render=shorten)}; it takes "
+            + ", ".join(sorted(fields - {"action", "dryRun"}))
+        )
+    repository = _check(event.get("repository"), REPOSITORY, "repository", "an ECR repository name")
+    target = _check(event.get("target"), TARGET, "target", "a target name")
+    digest = _check(event.get("digest"), DIGEST, "digest", "sha256:<64 hex digits>")
+    if action == GATE_TIMEOUT_ACTION:
+        if dry_run:
+            raise InvalidEventError("gate-timeout: a timer's event; 'dryRun' does not apply")
+        return GateTimeoutRequest(repository, target, digest, request_id)
+    source = _check(event.get("from"), TARGET, "from", "the target promoted from")
+    deployment_id = _check(event.get("sourceDeploymentId"), DEPLOYMENT_ID, "sourceDeploymentId", "ecs-svc/<number>")
+    return PromoteRequest(repository, target, source, digest, deployment_id, request_id, dry_run)
+
+
+def _is_scan_event(event: Mapping[str, Any]) -> bool:
+    source, detail_type = event.get("source"), event.get("detail-type")
+    return (source, detail_type) in ((ECR_SOURCE, ECR_IMAGE_SCAN), (INSPECTOR_SOURCE, INSPECTOR_SCAN))
+
+
+def parse_scan_event(event: dict[str, Any], *, trusted_account: str) -> ScanReadyEvent:
+    """``ECR Image Scan`` (aws.ecr) or ``Inspector2 Scan`` (aws.inspector2, whose ``repository-name`` is the
+    repository's ARN): the findings of a digest are ready (or final), so pushes waiting for them resume."""
+    detail_type = str(event["detail-type"])
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise InvalidEventError(f"{detail_type} event has no 'detail' object")
+    name = detail.get("repository-name")
+    if isinstance(name, str) and name.startswith("arn:"):
+        name = name.split(":repository/", 1)[-1] if ":repository/" in name else name
+    repository = _check(name, REPOSITORY, "detail.repository-name", "an ECR repository name or ARN")
+    digest = _check(detail.get("image-digest"), DIGEST, "detail.image-digest", "sha256:<64 hex digits>")
+    account = event.get("account")
+    if account != trusted_account:
+        raise InvalidEventError(
+            f"{detail_type} event field 'account' is {_described(account)}: only this account's ({trusted_account}) "
+            "scans resume its deploys"
+        )
+    event_id = _check(event.get("id"), EVENT_ID, "id", "an event id (up to 128 letters, digits, . _ : -)")
+    return ScanReadyEvent(repository, digest, event_id, detail_type)
 
 
 def parse_deployment_event(event: Any, *, now: float) -> DeploymentEvent | HookEvent | IgnoredEvent:
@@ -297,7 +374,7 @@ def _parse_manual(
     if action not in _ACTIONS:
         raise InvalidEventError(f"unknown action {_got(action)}; use one of: {', '.join(_ACTIONS)}")
     allowed = {
-        "deploy": {"repository", "tag", "targets", "requestedBy"},
+        "deploy": {"repository", "tag", "targets", "requestedBy", "overrideGates"},
         "rollback": {"repository", "target", "requestedBy"},
         "history": {"repository", "target", "limit"},
     }[action] | {"action", "registry"}
@@ -341,6 +418,16 @@ def _parse_manual(
         or not all(isinstance(t, str) and TARGET.fullmatch(t) for t in targets)
     ):
         raise InvalidEventError("manual deploy: 'targets' must be a non-empty list of target names")
+    override = event.get("overrideGates")
+    if override is not None and (
+        not isinstance(override, str) or not 0 < len(override.strip()) <= OVERRIDE_REASON_LENGTH
+    ):
+        raise InvalidEventError(
+            f"manual deploy: 'overrideGates' must give the reason (a string of 1-{OVERRIDE_REASON_LENGTH} "
+            f"characters), got {_described(override)}"
+        )
+    if override is not None and requested_by is None:
+        raise InvalidEventError("manual deploy: 'overrideGates' needs 'requestedBy' (who overrides the gates)")
     return ManualDeployRequest(
         repository=repository,
         tag=tag,
@@ -349,6 +436,7 @@ def _parse_manual(
         dry_run=dry_run,
         requested_by=requested_by,
         registry=registry_account,
+        override_gates=override.strip() if isinstance(override, str) else None,
     )
 
 

@@ -125,13 +125,30 @@ class TrackerSettings:
     topic_arn: str
     table_name: str
     account_id: str | None = None  # the stack's own: workload accounts' deployments are keyed by account
+    # Promotion: the soak timers it sets when a deploy completes (they wake the deploy function, named by
+    # DEPLOY_FUNCTION_NAME), from the target configs under CONFIG_PREFIX. None: it sets none.
+    config_prefix: str | None = None
+    timers: TimerSettings | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> TrackerSettings:
         """Read and check the environment (``os.environ`` by default)."""
         env = os.environ if environ is None else environ
         region, topic_arn, table_name = _required(env)
-        return cls(region=region, topic_arn=topic_arn, table_name=table_name, account_id=_account_id(env))
+        account_id = _account_id(env)
+        deploy_function = env.get("DEPLOY_FUNCTION_NAME", "")
+        prefix = env.get("CONFIG_PREFIX", "").rstrip("/") or None
+        if not deploy_function or prefix is None:
+            return cls(region=region, topic_arn=topic_arn, table_name=table_name, account_id=account_id)
+        timers = TimerSettings.from_environment({**env, "AWS_LAMBDA_FUNCTION_NAME": deploy_function}, region, topic_arn)
+        return cls(
+            region=region,
+            topic_arn=topic_arn,
+            table_name=table_name,
+            account_id=account_id,
+            config_prefix=prefix,
+            timers=timers,
+        )
 
 
 def _required(env: Mapping[str, str]) -> tuple[str, str, str]:

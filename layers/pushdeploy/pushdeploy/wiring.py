@@ -13,9 +13,10 @@ import botocore.session
 from botocore.config import Config
 
 from pushdeploy.adapters.cloudwatch import CloudWatchAlarms
-from pushdeploy.adapters.ecr import EcrImages
+from pushdeploy.adapters.ecr import EcrImages, EcrImageSignals
 from pushdeploy.adapters.ecs import EcsServices
 from pushdeploy.adapters.ledger import DynamoDbLedger
+from pushdeploy.adapters.ledger_waits import DynamoDbWaitLedger
 from pushdeploy.adapters.scheduler import SchedulerTimers
 from pushdeploy.adapters.signing import SigningSecretParameter
 from pushdeploy.adapters.sns import SnsPublisher
@@ -23,7 +24,8 @@ from pushdeploy.adapters.ssm import SecretParameterCatalog, TargetConfigStore
 from pushdeploy.adapters.sts import RoleCredentials, WorkloadRoles
 from pushdeploy.adapters.tasks import EcsTasks
 from pushdeploy.domain.accounts import TargetLocation
-from pushdeploy.entrypoint import DeployEntryPoint
+from pushdeploy.domain.report import DeployOutcome
+from pushdeploy.entrypoint import DeployEntryPoint, record_metrics
 from pushdeploy.settings import (
     RegistryTrust,
     Settings,
@@ -35,6 +37,8 @@ from pushdeploy.settings import (
 from pushdeploy.usecases.announce import Announcer
 from pushdeploy.usecases.approvals import Approvals, SlackApprovals
 from pushdeploy.usecases.deploy import BUSY_WAIT_SECONDS, Deployer
+from pushdeploy.usecases.gating import GateKeeper, GateResumer
+from pushdeploy.usecases.promotion import Promotions, SoakTimers
 from pushdeploy.usecases.rollback import TargetOperations
 from pushdeploy.usecases.targets import TargetClients, TargetClientsFactory
 from pushdeploy.usecases.task_runner import TaskRunner
@@ -44,6 +48,7 @@ if TYPE_CHECKING:  # the notifier's modules are imported by its own function onl
     import boto3
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_ssm import SSMClient
 
     from pushdeploy.adapters.webhook import RetryPolicy, WebhookClient
     from pushdeploy.usecases.notify import WebhookNotifier
@@ -190,6 +195,14 @@ def build_entry_point(
     )
     publisher = SnsPublisher(client("sns", config=config), settings.topic_arn)
     ledger = DynamoDbLedger(dynamodb, settings.table_name)
+    waits = DynamoDbWaitLedger(dynamodb, settings.table_name, clock=seams.clock)
+    timers = build_timers(settings.timers, client, seams)
+    timer_prefix = settings.timers.name_prefix if settings.timers else "pushdeploy-"
+    soak = (
+        SoakTimers(configs=configs, ledger=waits, timers=timers, timer_prefix=timer_prefix, clock=seams.clock)
+        if timers is not None
+        else None
+    )
     # An ECS outcome that arrives before its deploy is recorded is handed back by the commit: the tracker's.
     tracker = Tracker(
         ledger=ledger,
@@ -198,6 +211,7 @@ def build_entry_point(
         approvals=ledger,
         stages=ecs,
         own_account=settings.account_id,
+        on_completed=soak.source_completed if soak is not None else None,
     )
     # Targets in workload accounts: STS is reached only for them (created on first use: a push to the stack's
     # own account makes no STS call, warm or cold).
@@ -215,8 +229,7 @@ def build_entry_point(
         cache_seconds=settings.config_cache_seconds,
         seams=seams,
     )
-    # One-off tasks (beforeDeploy, afterDeploy, run-task): RunTask/StopTask, bounded by timers.
-    timers = build_timers(settings.timers, client, seams)
+    # One-off tasks (beforeDeploy, afterDeploy, run-task): RunTask/StopTask, bounded by the timers.
     tasks = EcsTasks(ecs_client)
     task_runner = TaskRunner(
         ecs=tasks,
@@ -228,11 +241,12 @@ def build_entry_point(
         region=settings.region,
         record_result=ledger.record_result,
     )
+    ecr = _OnFirstUse(lambda: client("ecr", config=config))
     deployer = Deployer(
         configs=configs,
         ecs=ecs,
         parameters=SecretParameterCatalog(ssm, max_age=settings.config_cache_seconds),
-        images=EcrImages(cast("ECRClient", _OnFirstUse(lambda: client("ecr", config=config)))),
+        images=EcrImages(cast("ECRClient", ecr)),
         publisher=publisher,
         ledger=ledger,
         region=settings.region,
@@ -250,6 +264,14 @@ def build_entry_point(
         allowed_accounts=settings.allowed_accounts,
         clients_for_target=workload,
         tasks=task_runner,
+        gates=GateKeeper(
+            signals=EcrImageSignals(cast("ECRClient", ecr)),
+            ledger=waits,
+            timers=timers,
+            timer_prefix=timer_prefix,
+            region=settings.region,
+            clock=seams.clock,
+        ),
     )
     operations = TargetOperations(
         configs=configs,
@@ -288,6 +310,13 @@ def build_entry_point(
             settings=settings,
             seams=seams,
         ),
+        gates=GateResumer(
+            deploy=lambda push: _counted(deployer.deploy(push)).reports,
+            ledger=waits,
+            timers=timers,
+            timer_prefix=timer_prefix,
+        ),
+        promotions=Promotions(ledger=waits, history=ledger, deploy=lambda push: _counted(deployer.deploy(push))),
     )
 
 
@@ -327,6 +356,12 @@ def build_task_continuation(
     )
 
 
+def _counted(outcome: DeployOutcome) -> DeployOutcome:
+    """A resumed or promoted deploy's outcome, its metrics recorded as a push's are."""
+    record_metrics(outcome)
+    return outcome
+
+
 def build_timers(settings: TimerSettings | None, client: Clients, seams: Seams | None = None) -> SchedulerTimers | None:
     """The timers that wake the deploy function (None when the stack sets none); the Scheduler client is
     created on first use: most deploys set no timer."""
@@ -347,7 +382,22 @@ def build_tracker(
     """Wire the tracker to AWS."""
     seams = seams or _seams
     client = clients_of(session, settings.region)
-    ledger = DynamoDbLedger(client("dynamodb", config=seams.client_config), settings.table_name)
+    dynamodb = client("dynamodb", config=seams.client_config)
+    ledger = DynamoDbLedger(dynamodb, settings.table_name)
+    timers = build_timers(settings.timers, client, seams)
+    soak = None
+    if timers is not None and settings.timers is not None and settings.config_prefix is not None:
+        soak = SoakTimers(
+            configs=TargetConfigStore(
+                cast("SSMClient", _OnFirstUse(lambda: client("ssm", config=seams.client_config))),
+                settings.config_prefix,
+                max_age=30,
+            ),
+            ledger=DynamoDbWaitLedger(dynamodb, settings.table_name, clock=seams.clock),
+            timers=timers,
+            timer_prefix=settings.timers.name_prefix,
+            clock=seams.clock,
+        )
     # Only a failing deployment asks ECS where it had got to: the client is made then.
     ecs = EcsServices(cast("ECSClient", _OnFirstUse(lambda: client("ecs", config=seams.client_config))))
     return Tracker(
@@ -357,6 +407,7 @@ def build_tracker(
         approvals=ledger,
         stages=ecs,
         own_account=settings.account_id,
+        on_completed=soak.source_completed if soak is not None else None,
     )
 
 

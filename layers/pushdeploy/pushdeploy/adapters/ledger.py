@@ -536,6 +536,8 @@ _HISTORY_FIELDS = {
     "decidedBy": "decided_by",
     "decidedAt": "decided_at",
     "decidedHookId": "decided_hook_id",
+    "gateOverride": "gate_override",
+    "promotion": "promotion",
 }
 
 

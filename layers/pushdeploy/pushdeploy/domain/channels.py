@@ -22,6 +22,7 @@ STATUS_MARKERS = {
     "SKIPPED": ":fast_forward:",
     "AWAITING_APPROVAL": ":raised_hand:",
     "PREPARING": ":hammer_and_wrench:",
+    "WAITING": ":hourglass:",
 }
 STATUS_WORDS = {
     "DEPLOYING": "is deploying",
@@ -32,6 +33,7 @@ STATUS_WORDS = {
     "SKIPPED": "was skipped",
     "AWAITING_APPROVAL": "awaits approval",
     "PREPARING": "runs a one-off task before deploying",
+    "WAITING": "waits for its gates",
 }
 
 
@@ -184,6 +186,8 @@ def render_email(message: Mapping[str, Any], *, region: str | None = None) -> st
         ("Strategy", describe_strategy(message)),
         ("Approval", describe_approval(message)),
         ("Task", describe_task(message)),
+        ("Gates", describe_gates(message)),
+        ("Promotion", describe_promotion(message)),
     ]
     lines += [f"{label + ':':<12}{value}" for label, value in rows if value not in (None, "")]
     changes = describe_changes(message)
@@ -221,6 +225,8 @@ def render_chatbot(message: Mapping[str, Any], *, region: str | None = None) -> 
         ("Strategy", describe_strategy(message)),
         ("Approval", describe_approval(message)),
         ("Task", describe_task(message)),
+        ("Gates", describe_gates(message)),
+        ("Promotion", describe_promotion(message)),
     ):
         if text:
             description.append(f"*{label}:* {text}")
@@ -299,7 +305,40 @@ def describe_trigger(message: Mapping[str, Any]) -> str:
     """``docker push``, ``manual deploy by alice``, ``rollback``."""
     trigger = str(message.get("trigger"))
     who = f" by {message['requestedBy']}" if message.get("requestedBy") else ""
-    return {"push": "docker push", "manual": f"manual deploy{who}", "rollback": f"rollback{who}"}.get(trigger, trigger)
+    promoted = message.get("promotion")
+    source = f" from {promoted.get('from')}" if isinstance(promoted, Mapping) else ""
+    return {
+        "push": "docker push",
+        "manual": f"manual deploy{who}",
+        "rollback": f"rollback{who}",
+        "promote": f"promotion{source}",
+    }.get(trigger, trigger)
+
+
+def describe_gates(message: Mapping[str, Any]) -> str | None:
+    """The gates in words: overridden (by whom, why), what a WAITING deploy waits for until when, each answer."""
+    gates = message.get("gates")
+    if not isinstance(gates, Mapping):
+        return None
+    override = gates.get("override")
+    if isinstance(override, Mapping):
+        return f"OVERRIDDEN by {override.get('requestedBy')}: {override.get('reason')}"
+    parts = [
+        f"{check.get('gate')} {check.get('outcome')}: {check.get('reason')}"
+        for check in gates.get("checks") or []
+        if isinstance(check, Mapping)
+    ]
+    if gates.get("waitingFor"):
+        parts.insert(0, f"waiting for {gates['waitingFor']} until {gates.get('deadline')}")
+    if gates.get("findingsUrl") and gates.get("decision") != "PASS":
+        parts.append(f"findings: {gates['findingsUrl']}")
+    return "; ".join(parts) or str(gates.get("decision"))
+
+
+def describe_promotion(message: Mapping[str, Any]) -> str | None:
+    """``promoted from staging (COMPLETED 10:02, soaked 30 min)``."""
+    promotion = message.get("promotion")
+    return str(promotion.get("summary")) if isinstance(promotion, Mapping) and promotion.get("summary") else None
 
 
 def _image_name(image: Any) -> str:

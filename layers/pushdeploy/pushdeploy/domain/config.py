@@ -11,6 +11,7 @@ from typing import Any
 
 from pushdeploy.domain.accounts import ACCOUNT_FIELDS, TargetAccount, parse_account_fields
 from pushdeploy.domain.errors import ConfigError, json_type, quote, quote_list, quote_name, shorten
+from pushdeploy.domain.gates import GateSettings, parse_gates_block
 from pushdeploy.domain.names import (
     ECS_ARN,
     ECS_NAME,
@@ -26,6 +27,7 @@ from pushdeploy.domain.names import (
     target_name,
 )
 from pushdeploy.domain.policy import tag_policy
+from pushdeploy.domain.promotion import PromotionSettings, parse_promote_block
 from pushdeploy.domain.strategy import (
     ApprovalSettings,
     DeploymentSettings,
@@ -68,6 +70,8 @@ KNOWN_FIELDS = frozenset(
         *ACCOUNT_FIELDS,
         "beforeDeploy",
         "afterDeploy",
+        "gates",
+        "promote",
     }
 )
 CREATE_FIELDS = frozenset(
@@ -120,6 +124,8 @@ class TargetConfig:
     account: TargetAccount = field(default_factory=TargetAccount)  # workload account and Region (default: own)
     before_deploy: tuple[OneOffTask, ...] = ()  # one-off tasks of the new revision before the update (domain.tasks)
     after_deploy: tuple[OneOffTask, ...] = ()  # one-off tasks once the deployment COMPLETED
+    gates: GateSettings | None = None  # what the image must pass before anything is registered
+    promote: PromotionSettings | None = None  # deploy what another target completed, after a soak
 
 
 @lru_cache(maxsize=1024)
@@ -172,6 +178,8 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         raise ConfigError(parameter, f"must be a JSON object, got {json_type(document)}")
     unknown = [name for name in document if name not in KNOWN_FIELDS]
     for name in REQUIRED_FIELDS:
+        if name == "tags" and "tags" not in document and "promote" in document:
+            continue  # a target that only promotes matches no tag
         if name not in document:
             candidates = [key for key in unknown if len(key) <= _SUGGESTABLE_LENGTH]
             typo = difflib.get_close_matches(name, candidates, n=1)
@@ -186,8 +194,8 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
     cluster = _ecs_identifier(parameter, "cluster", document["cluster"])
     service = _ecs_identifier(parameter, "service", document["service"])
     _check_service_cluster(parameter, cluster, service)
-    tags = _string_list(parameter, "tags", document["tags"])
-    if not tags:
+    tags = _string_list(parameter, "tags", document["tags"]) if "tags" in document else ()
+    if not tags and "promote" not in document:
         raise ConfigError(parameter, "field 'tags' must list at least one tag pattern, e.g. [\"staging-*\"]")
     exclude = _string_list(parameter, "exclude", document["exclude"]) if "exclude" in document else ()
     tag_policy(parameter, tags, exclude)  # every pattern checked (and compiled once) now: ConfigError names it
@@ -247,14 +255,11 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
 
     deployment = parse_deployment_block(parameter, document["deployment"]) if "deployment" in document else None
     approval = parse_approval_block(parameter, document["approval"], deployment) if "approval" in document else None
-    account = parse_account_fields(parameter, document)
-    tasks = [name for name in ("beforeDeploy", "afterDeploy") if document.get(name)]
-    if tasks and (account.account is not None or account.region is not None):
-        raise ConfigError(
-            parameter,
-            f"field '{tasks[0]}': one-off tasks run in the stack's own account and Region only, and this target "
-            "names an 'account' or 'region'; run the migration from a pushdeploy in that account, or drop the field",
-        )
+    account = _account_without_tasks(parameter, document)
+    gates = parse_gates_block(parameter, document["gates"]) if "gates" in document else None
+    promote = (
+        parse_promote_block(parameter, target_name(parameter), document["promote"]) if "promote" in document else None
+    )
 
     return TargetConfig(
         name=target_name(parameter),
@@ -278,7 +283,23 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         after_deploy=parse_task_list(parameter, TaskPhase.AFTER.value, document["afterDeploy"])
         if document.get("afterDeploy") is not None
         else (),
+        gates=gates,
+        promote=promote,
     )
+
+
+def _account_without_tasks(parameter: str, document: Mapping[str, Any]) -> TargetAccount:
+    """The target's account fields; a target in another account or Region has no one-off tasks (they would
+    run in the stack's own)."""
+    account = parse_account_fields(parameter, document)
+    tasks = [name for name in ("beforeDeploy", "afterDeploy") if document.get(name)]
+    if tasks and (account.account is not None or account.region is not None):
+        raise ConfigError(
+            parameter,
+            f"field '{tasks[0]}': one-off tasks run in the stack's own account and Region only, and this target "
+            "names an 'account' or 'region'; run the migration from a pushdeploy in that account, or drop the field",
+        )
+    return account
 
 
 def _create_block(parameter: str, block: Any) -> CreateService:

@@ -18,11 +18,22 @@ SCHEMA_VERSION = 1
 MAX_SUBJECT = 99  # SNS: fewer than 100 ASCII characters, no line breaks
 ELLIPSIS = "…"
 
-STATUSES = ("DEPLOYING", "COMPLETED", "FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED", "AWAITING_APPROVAL", "PREPARING")
-TRIGGERS = ("push", "manual", "rollback")
+STATUSES = (
+    "DEPLOYING",
+    "COMPLETED",
+    "FAILED",
+    "ROLLED_BACK",
+    "RETRYING",
+    "SKIPPED",
+    "AWAITING_APPROVAL",
+    "PREPARING",
+    "WAITING",
+)
+TRIGGERS = ("push", "manual", "rollback", "promote")
 CHANGE_FIELDS = ("image", "environment", "secret")
 REQUIRED = ("schemaVersion", "status", "repository", "tag", "digest", "image", "target", "trigger", "eventId", "time")
-NEEDS_REASON = frozenset({"FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED", "AWAITING_APPROVAL", "PREPARING"})
+NEEDS_REASON = frozenset({"FAILED", "ROLLED_BACK", "RETRYING", "SKIPPED", "AWAITING_APPROVAL", "PREPARING", "WAITING"})
+NEEDS_GATES = frozenset({"WAITING"})
 NEEDS_SERVICE = frozenset({"DEPLOYING", "COMPLETED"})
 NEEDS_APPROVAL = frozenset({"AWAITING_APPROVAL"})
 NEEDS_TASK = frozenset({"PREPARING"})  # a one-off task started: which, where, its logs
@@ -111,15 +122,8 @@ def parse_notification(body: str | None) -> dict[str, Any]:
 def record_problems(record: Mapping[str, Any]) -> list[str]:
     """What makes ``record`` not a notification of schema version 1 (empty: it is one)."""
     problems: list[str] = []
-    missing = [key for key in REQUIRED if key not in record]
     status = record.get("status")
-    if status in NEEDS_REASON and "reason" not in record:
-        missing.append("reason")
-    if status in NEEDS_SERVICE:
-        missing += [key for key in SERVICE_FIELDS if key not in record]
-    if status in NEEDS_APPROVAL:
-        missing += [key for key in APPROVAL_FIELDS if key not in record]
-    missing += [key for key in TASK_FIELDS if status in NEEDS_TASK and key not in record]
+    missing = _missing_keys(record, status)
     if missing:
         problems.append(f"missing key(s) {', '.join(missing)}")
     version = record.get("schemaVersion", SCHEMA_VERSION)
@@ -159,6 +163,11 @@ def record_problems(record: Mapping[str, Any]) -> list[str]:
     if approval is not None and not isinstance(approval, dict):
         problems.append("approval must be an object")
     problems += _task_problems(record.get("task"))
+    problems += [
+        f"{key} must be an object"
+        for key in ("gates", "promotion")
+        if key in record and not isinstance(record[key], dict)
+    ]
     warnings = record.get("warnings")
     if warnings is not None and not (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)):
         problems.append("warnings must be a list of strings")
@@ -171,6 +180,22 @@ def record_problems(record: Mapping[str, Any]) -> list[str]:
     if "slackWebhook" in record and not (isinstance(webhook, str) and WEBHOOK_NAME.fullmatch(webhook)):
         problems.append(f"slackWebhook must be a parameter name (letters, digits, . _ -), got {quote(webhook)}")
     return problems
+
+
+def _missing_keys(record: Mapping[str, Any], status: Any) -> list[str]:
+    """The keys ``record`` lacks: those every notification has, and those its status needs."""
+    missing = [key for key in REQUIRED if key not in record]
+    needs: list[tuple[frozenset[str], tuple[str, ...]]] = [
+        (NEEDS_REASON, ("reason",)),
+        (NEEDS_SERVICE, tuple(SERVICE_FIELDS)),
+        (NEEDS_APPROVAL, tuple(APPROVAL_FIELDS)),
+        (NEEDS_TASK, tuple(TASK_FIELDS)),
+        (NEEDS_GATES, ("gates",)),
+    ]
+    for statuses, keys in needs:
+        if status in statuses:
+            missing += [key for key in keys if key not in record]
+    return missing
 
 
 def _task_problems(task: Any) -> list[str]:

@@ -200,6 +200,7 @@ class TargetPlan:
             code=self.code,
             reason=self.reason if self.earlier else None,
             extra={
+                **base.extra,  # what came before the plan: the gates' verdict, a promotion's chain
                 **({"created": True} if self.creating else {}),
                 **(self.deployment.notification_fields() if self.deployment and not self.earlier else {}),
             },
@@ -260,7 +261,7 @@ def plan_target(
             previous_task_definition_arn=current,
             deployment=deployment,
         )
-    if push.trigger is Trigger.PUSH:
+    if push.trigger in (Trigger.PUSH, Trigger.PROMOTE):
         return TargetPlan(
             steps=(),
             reason=f"service already runs {push.image_uri} with this configuration",
@@ -367,9 +368,15 @@ def admit_target(
         return Admission(replace(base, status=DeployStatus.FAILED, reason=str(exc), code=exc.code))
     if push.dry_run:
         base = replace(base, extra={"tagPolicy": match.reason})  # the dry run says which pattern decided
-    if not match.matched:
-        return Admission(replace(base, code="no-match", reason=match.reason))
-    base = replace(base, push=replace(push, version=match.version))
+    # A promotion deploys the digest its source completed, whatever its tag: no tag is matched again.
+    if push.trigger is not Trigger.PROMOTE and not match.matched:
+        reason = match.reason
+        if config.promote is not None:
+            promote = config.promote
+            reason += f"; it deploys what {promote.source} completes, after a {promote.soak_minutes} min soak"
+        return Admission(replace(base, code="no-match", reason=reason))
+    if match.matched:
+        base = replace(base, push=replace(push, version=match.version))
     try:
         check_account_allowed(location, allowed_accounts, own_account=account)
         where = location.account if location.other_account else account
@@ -430,7 +437,7 @@ def planned_report(base: TargetReport, plan: TargetPlan, warnings: tuple[str, ..
         warnings=warnings,
         reason=f"dry run: would {plan.reason}",
         extra={
-            **base.extra,
+            **base.extra,  # the gates' verdict, a promotion's chain
             "dryRun": True,
             "steps": [{"step": step.kind.value, "description": step.description} for step in plan.steps],
             "taskDefinition": plan.rendered.request,

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from pushdeploy.domain.gates import ScanFindings, SigningStatus, WaitingPush
 from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, EventResult, PendingRevision, TargetState
 from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.outcome import ApprovalState, DeploymentEvent
+from pushdeploy.domain.promotion import PendingPromotion
 from pushdeploy.domain.push import ImagePush
 from pushdeploy.domain.records import DeploymentRecord, HistoryItem, OutcomeUpdate
 from pushdeploy.domain.service import ServiceDeploymentState, ServiceState
@@ -263,4 +265,44 @@ class TaskLedger(Protocol):
 
     def take_queued(self, repository: str, target: str) -> ImagePush | None:
         """Remove and return the push queued behind a task, if any."""
+        ...
+
+
+class ImageSignals(Protocol):
+    """What the gates ask ECR of a digest."""
+
+    def scan_findings(self, repository: str, digest: str) -> ScanFindings:
+        """The digest's scan status and severity counts (``NOT_FOUND``: no scan of it yet)."""
+        ...
+
+    def signing_status(self, repository: str, digest: str) -> SigningStatus:
+        """The digest's signing status per signing profile."""
+        ...
+
+
+class GateLedger(Protocol):
+    """Pushes that wait for their gates, by repository and digest (a scan event names those)."""
+
+    def record_waiting(self, waiting: WaitingPush) -> WaitingPush:
+        """Note that ``waiting`` waits; one already waiting keeps its ``since`` and ``deadline`` (returned)."""
+        ...
+
+    def waiting_for(self, repository: str, digest: str) -> list[WaitingPush]:
+        """The targets' deploys of ``digest`` that wait, by target."""
+        ...
+
+    def end_waiting(self, repository: str, digest: str, target: str) -> bool:
+        """The wait is over (resumed, failed, timed out); False when it was over already."""
+        ...
+
+
+class PromotionLedger(Protocol):
+    """The one pending promotion of each target (the latest completion of its source)."""
+
+    def record_pending_promotion(self, pending: PendingPromotion) -> None:
+        """Keep ``pending`` as the target's pending promotion (replacing an older one)."""
+        ...
+
+    def pending_promotion(self, repository: str, target: str) -> PendingPromotion | None:
+        """The target's pending promotion, or None."""
         ...

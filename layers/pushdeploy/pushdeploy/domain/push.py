@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from pushdeploy.domain.accounts import repository_key
 from pushdeploy.domain.errors import DeployError, quote
@@ -18,6 +20,7 @@ class Trigger(StrEnum):
     PUSH = "push"
     MANUAL = "manual"
     ROLLBACK = "rollback"
+    PROMOTE = "promote"  # the digest another target completed, after its soak (domain.promotion)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class ImagePush:
     # The registry account qualifying the repository's config path and ledger key (domain.accounts): a
     # foreign registry's; None for the stack's own registry.
     registry_account: str | None = None
+    override_gates: str | None = None  # a manual deploy's reason to pass the gates unasked (domain.gates)
+    gate_wait_over: bool = False  # resumed by its gates' timeout: a gate still waiting fails
+    promotion: Mapping[str, Any] | None = None  # a promotion's chain (domain.promotion), for the notification
 
     @property
     def config_key(self) -> str:
@@ -105,4 +111,5 @@ def manual_push(
         dry_run=request.dry_run,
         requested_by=request.requested_by,
         registry_account=registry_account,
+        override_gates=request.override_gates,
     )

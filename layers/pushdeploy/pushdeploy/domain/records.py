@@ -49,6 +49,8 @@ class HistoryItem:
     decided_by: str | None = None
     decided_at: float | None = None
     decided_hook_id: str | None = None
+    gate_override: str | None = None  # "gates overridden by alice: <reason>"
+    promotion: str | None = None  # "promoted from staging (COMPLETED 10:02, soaked 30 min)"
 
     @property
     def approval(self) -> ApprovalState | None:
@@ -93,6 +95,8 @@ class HistoryItem:
             "decision": self.decision,
             "decidedBy": self.decided_by,
             "decidedAt": describe_time(self.decided_at) if self.decided_at is not None else None,
+            "gateOverride": self.gate_override,
+            "promotedFrom": self.promotion,
         }
         return {name: value for name, value in fields.items() if value is not None}
 
@@ -102,6 +106,8 @@ def history_item(
 ) -> HistoryItem:
     """The history item of a deploy that started (``report`` is its DEPLOYING report)."""
     push = report.push
+    gates, promotion = report.extra.get("gates") or {}, report.extra.get("promotion") or {}
+    override = gates.get("override") if isinstance(gates, dict) else None
     return HistoryItem(
         repository=push.config_key,
         target=report.target,
@@ -122,6 +128,8 @@ def history_item(
         recorded_at=recorded_at,
         service_arn=service_arn,
         notification=notification,
+        gate_override=f"gates overridden by {override['requestedBy']}: {override['reason']}" if override else None,
+        promotion=str(promotion["summary"]) if isinstance(promotion, dict) and promotion.get("summary") else None,
     )
 
 

@@ -23,6 +23,7 @@ class DeployStatus(StrEnum):
     SKIPPED = "SKIPPED"  # nothing to do for this target (tag does not match, already running)
     PREPARING = "PREPARING"  # a one-off task (a migration) runs first; its end continues the deploy
     COMPLETED = "COMPLETED"  # a manual one-off task (run-task) exited with code 0
+    WAITING = "WAITING"  # its gates wait for ECR (scan findings, a signature): resumed by the scan event or a timer
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class DeployOutcome:
         statuses = {report.status for report in self.reports}
         if DeployStatus.RETRYING in statuses:
             statuses.add(DeployStatus.FAILED)
-        for status in (DeployStatus.FAILED, DeployStatus.DEPLOYING, DeployStatus.PLANNED):
+        for status in (DeployStatus.FAILED, DeployStatus.DEPLOYING, DeployStatus.PLANNED, DeployStatus.WAITING):
             if status in statuses:
                 return status.value
         return DeployStatus.SKIPPED.value

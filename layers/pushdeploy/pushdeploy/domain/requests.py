@@ -16,6 +16,7 @@ class ManualDeployRequest:
     dry_run: bool = False
     requested_by: str | None = None
     registry: str | None = None  # the registry account holding the repository, when not the stack's own
+    override_gates: str | None = None  # why the target's gates are passed unasked (needs requested_by)
 
 
 @dataclass(frozen=True)
@@ -61,3 +62,38 @@ class ApprovalRequest:
     @property
     def decided(self) -> str:
         return "approved" if self.decision == "approve" else "rejected"
+
+
+@dataclass(frozen=True)
+class ScanReadyEvent:
+    """ECR's ``ECR Image Scan`` or Inspector's ``Inspector2 Scan`` event: a digest's findings are ready, so the
+    pushes waiting for them resume."""
+
+    repository: str
+    digest: str
+    event_id: str
+    source: str  # the detail-type, for the log and the result
+
+
+@dataclass(frozen=True)
+class GateTimeoutRequest:
+    """A gate wait's timer: the push waiting for ``digest`` on ``target`` fails unless its gates now answer."""
+
+    repository: str
+    target: str
+    digest: str
+    event_id: str
+
+
+@dataclass(frozen=True)
+class PromoteRequest:
+    """A soak timer: ``target`` deploys ``digest`` if ``source`` still runs it, completed
+    (``domain.promotion.decide_promotion``)."""
+
+    repository: str
+    target: str
+    source: str
+    digest: str
+    source_deployment_id: str
+    event_id: str
+    dry_run: bool = False

@@ -16,6 +16,8 @@ from pushdeploy.domain.channels import (
     console_links,
     describe_approval,
     describe_changes,
+    describe_gates,
+    describe_promotion,
     describe_strategy,
     describe_task,
     describe_trigger,
@@ -90,6 +92,8 @@ def render_slack(message: Mapping[str, Any], *, region: str | None = None) -> di
         ("Strategy", describe_strategy(message)),
         ("Approval", describe_approval(message)),
         ("Task", describe_task(message)),
+        ("Gates", describe_gates(message)),
+        ("Promotion", describe_promotion(message)),
     ):
         if text:
             blocks.append(_section(f"*{label}*\n{_escape(text)}"))

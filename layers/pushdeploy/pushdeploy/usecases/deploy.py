@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger
 
 from pushdeploy.domain.accounts import TargetLocation, located, role_session_name
-from pushdeploy.domain.config import TargetConfig, target_name
+from pushdeploy.domain.config import TargetConfig, parse_target_config, target_name
 from pushdeploy.domain.errors import AwsCallError, ConfigError, DeployError
+from pushdeploy.domain.gates import GateOutcome, GateVerdict
 from pushdeploy.domain.ledger import CLAIM_LEASE_SECONDS, Claim, PendingRevision, TargetState
 from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.outcome import DeploymentEvent
@@ -49,6 +50,7 @@ from pushdeploy.domain.ports import (
     ParameterCatalog,
     TargetConfigSource,
 )
+from pushdeploy.domain.promotion import promotion_problem
 from pushdeploy.domain.push import ImagePush, Trigger, ecr_registry, manual_push
 from pushdeploy.domain.report import DeployIncompleteError, DeployOutcome, DeployStatus, TargetReport
 from pushdeploy.domain.requests import ManualDeployRequest
@@ -56,6 +58,7 @@ from pushdeploy.domain.service import ServiceState, as_created, deploy_warnings
 from pushdeploy.domain.taskdef import fingerprint
 from pushdeploy.domain.tasks import TaskPhase, tasks_done
 from pushdeploy.usecases.announce import Announcer
+from pushdeploy.usecases.gating import Gated, GateKeeper
 from pushdeploy.usecases.planning import Planner
 from pushdeploy.usecases.recording import ClaimedTarget, Recorder, renotified
 from pushdeploy.usecases.steps import TARGET_TIME_BUDGET_MS, StepRunner
@@ -116,9 +119,11 @@ class Deployer:
         allowed_accounts: Sequence[str] = (),
         clients_for_target: TargetClientsFactory | None = None,
         tasks: TaskRunner | None = None,
+        gates: GateKeeper | None = None,
     ) -> None:
         self._configs = configs
         self._tasks = tasks  # one-off tasks (beforeDeploy): started here, continued by usecases.tasks
+        self._gates = gates  # a target's supply-chain gates, asked before anything is registered
         # Targets in a workload account (or another Region): clients of the role there, from this factory.
         self._allowed_accounts = tuple(allowed_accounts)
         self._clients_for_target = clients_for_target
@@ -215,6 +220,8 @@ class Deployer:
         )
         config, base = admission.config, admission.report
         push = admission.push  # with the tag's version when the target orders by version
+        if config is not None:
+            config, base = self._check_promotion(push, config, base)
         if config is None:
             return self._recorder.failed_once(base, self._announcer) if base.status is DeployStatus.FAILED else base
         try:
@@ -273,6 +280,11 @@ class Deployer:
     def _execute(self, run: _Run, claimed: ClaimedTarget) -> TargetReport:
         """Plan the claimed target's deploy, run its steps, announce it and record it."""
         state = claimed.state
+        if run.config.gates is not None:
+            gated = self._gate(run, claimed)
+            if gated.stop:
+                return gated.report
+            run = replace(run, base=gated.report)
         try:
             service, plan = (run.planner or self._planner).plan(run.push, run.config, state)
             plan = with_task_steps(plan, run.config, service, tasks_done(state, run.push, run.claim.token))
@@ -368,6 +380,13 @@ class Deployer:
             decision = preview_claim(state, push.record, manual=push.trigger is not Trigger.PUSH, now=self._clock())
             if decision.action is ClaimAction.SKIP:
                 return replace(base, code=decision.code, reason=f"{decision.reason} (dry run)")
+            if config.gates is not None:
+                if self._gates is None:
+                    raise ConfigError(config.parameter, "field 'gates' cannot be checked: no ECR gate keeper")
+                gated = self._gates.gate(push, config, base)
+                if gated.stop:
+                    return replace(gated.report, reason=f"{gated.report.reason} (dry run)")
+                base = gated.report
             service, plan = (planner or self._planner).plan(push, config, state)
             plan = with_task_steps(plan, config, service)
         except DeployError as exc:
@@ -392,6 +411,56 @@ class Deployer:
             alarms=clients.alarms,
         )
         return planner, StepRunner(clients.ecs, clients.control)
+
+    def _check_promotion(
+        self, push: ImagePush, config: TargetConfig, base: TargetReport
+    ) -> tuple[TargetConfig | None, TargetReport]:
+        """A target's ``promote`` block checked against its siblings (a missing source, a cycle fail it), and a
+        promotion's chain carried into its report."""
+        if config.promote is not None:
+            problem = promotion_problem(config.name, self._promotion_sources(push.repository))
+            if problem is not None:
+                return None, replace(
+                    base, status=DeployStatus.FAILED, reason=f"{config.parameter}: {problem}", code="config"
+                )
+        if push.promotion is not None:
+            base = replace(base, extra={**base.extra, "promotion": dict(push.promotion)})
+        return config, base
+
+    def _promotion_sources(self, repository: str) -> dict[str, str | None]:
+        """Each target of ``repository`` and the target it promotes from (None: none, or its config is bad)."""
+        sources: dict[str, str | None] = {}
+        for parameter, raw in self._configs.target_parameters(repository).items():
+            try:
+                promote = parse_target_config(parameter, raw).promote
+            except ConfigError:
+                promote = None
+            sources[target_name(parameter)] = promote.source if promote is not None else None
+        return sources
+
+    def _gate(self, run: _Run, claimed: ClaimedTarget) -> Gated:
+        """The gates of a claimed target: WAITING or FAILED end its deploy here (announced, claim released)."""
+        if self._gates is None:
+            failed = replace(
+                run.base,
+                status=DeployStatus.FAILED,
+                reason=f"{run.config.parameter}: field 'gates' cannot be checked: no ECR gate keeper",
+                code="config",
+            )
+            gated = Gated(GateVerdict(GateOutcome.FAIL), failed, stop=True)
+        else:
+            try:
+                gated = self._gates.gate(run.push, run.config, run.base)
+            except DeployError as exc:
+                failed = replace(
+                    run.base, status=DeployStatus.FAILED, reason=str(exc), retryable=exc.retryable, code=exc.code
+                )
+                gated = Gated(GateVerdict(GateOutcome.FAIL), failed, stop=True)
+        if not gated.stop:
+            return gated
+        report = self._announcer.announce(gated.report)
+        self._recorder.release(claimed, None, report, quiet=True)
+        return replace(gated, report=report)
 
     def _renotify(self, run: _Run, claimed: ClaimedTarget) -> TargetReport:
         """Publish the notification a previous attempt deployed but could not publish."""

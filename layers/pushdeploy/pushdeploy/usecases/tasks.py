@@ -378,7 +378,9 @@ class TaskContinuation:
             registry=repository_image.split("/", 1)[0] if repository_image else "",
             trigger=Trigger.MANUAL,
             event_id=request.event_id,
-            pushed_at=self._clock(),
+            # Not a push: its claim must never out-rank one. A push arriving while the task runs (or pushed
+            # just before the request) is newer, so it waits and is queued behind the task, never stale.
+            pushed_at=0.0,
             dry_run=request.dry_run,
             requested_by=request.requested_by,
         )

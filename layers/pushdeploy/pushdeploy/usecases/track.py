@@ -52,11 +52,15 @@ class Tracker:
         approvals: ApprovalLedger | None = None,
         stages: DeploymentStages | None = None,
         own_account: str | None = None,
+        on_completed: Callable[[HistoryItem, str, float], object] | None = None,
     ) -> None:
         # An event of a workload account is correlated by its account and deployment id: ECS deployment ids
         # are unique per account only (domain.accounts.scoped_deployment_id).
         self._own_account = own_account
         self._ledger = ledger
+        # What follows a COMPLETED deploy (the soak timers of the targets promoting from it): set before the
+        # outcome is recorded, so that a retry of the event sets it again (a duplicate is the same timer).
+        self._on_completed = on_completed
         self._publisher = publisher
         self._clock = clock
         self._approvals = approvals  # where each pause of a deployment (a PAUSE hook) is noted
@@ -158,6 +162,14 @@ class Tracker:
         # Clocks differ (ECS's event time vs the push's): a duration is never negative.
         duration = round(max(0.0, event.updated_at - deploy.pushed_at), 1) if deploy.pushed_at else None
         update = OutcomeUpdate(outcome.value, describe_time(event.updated_at), reason, duration)
+        # A rollback that completes is promoted nowhere: what it put back is no newer than what was promoted.
+        if (
+            outcome is Outcome.COMPLETED
+            and self._on_completed is not None
+            and deploy.status == "DEPLOYING"
+            and deploy.trigger != "rollback"
+        ):
+            self._on_completed(deploy, deployment_id, event.updated_at)
         if not self._ledger.record_outcome(deploy, deployment_id, update, ALLOWED_BEFORE[outcome]):
             return _ignored(f"{deployment_id} is already past {outcome.value} (a duplicate or late event)")
         if outcome.failed:
