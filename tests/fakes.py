@@ -192,6 +192,11 @@ class InMemoryLedger:
         )
         return self.deployments[rollback_deployment_id]
 
+    def note_pull_error(self, deployment_id: str, reason: str, expires_at: float) -> None:
+        self._enter("note_pull_error")
+        known = self.deployments.get(deployment_id, DeploymentRecord(deployment_id))
+        self.deployments[deployment_id] = replace(known, pull_error=reason)
+
     def park_event(self, event: DeploymentEvent, expires_at: float) -> DeploymentRecord:
         self._enter("park_event")
         known = self.deployments.get(event.deployment_id, DeploymentRecord(event.deployment_id))

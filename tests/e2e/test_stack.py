@@ -82,6 +82,7 @@ def test_the_stack_is_the_template(session: boto3.Session, stack: LocalStack, de
         "DeployFunctionEcsTaskStopped",
         "DeployFunctionImageScanFindingsReady",
         "TrackFunctionEcsDeploymentStateChange",
+        "TrackFunctionEcsTaskCannotPullImage",
     ]
     assert [target["Arn"] for target in targets] == [configuration["FunctionArn"]]
     assert targets[0]["RetryPolicy"] == declared["Events"]["EcrPush"]["Properties"]["RetryPolicy"]

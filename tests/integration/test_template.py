@@ -249,3 +249,26 @@ def test_ecr_push_rule_retries_then_dead_letters(template: dict[str, Any], ecr_p
             if "sqs:SendMessage" in _actions(statement)
         ]
         assert {"Service": "events.amazonaws.com"} in principals
+
+
+@pytest.mark.parametrize("sample", ["ecs-task-cannot-pull.json", "ecs-task-stopped.json"])
+def test_the_pull_failure_rule_delivers_only_service_tasks_that_could_not_pull(
+    aws: None, template: dict[str, Any], sample: str
+) -> None:
+    # Given an EventBridge rule with the tracker's pull-failure pattern, targeting an SQS queue
+    pattern = template["Resources"]["TrackFunction"]["Properties"]["Events"]["EcsTaskCannotPullImage"]["Properties"][
+        "Pattern"
+    ]
+    sqs = boto3.client("sqs")
+    events = boto3.client("events")
+    queue_url = sqs.create_queue(QueueName="pull-failures")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="pull-failures", EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(Rule="pull-failures", Targets=[{"Id": "matches", "Arn": queue_arn}])
+
+    # When a stopped task's event is put on the default bus
+    events.put_events(Entries=[_put_events_entry(_load_json(EVENTS_DIR / sample))])
+
+    # Then only the service task that could not pull its image reaches the tracker (not a one-off task's end)
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    assert len(messages) == (1 if sample == "ecs-task-cannot-pull.json" else 0)

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pushdeploy.domain.errors import InvalidEventError
-from pushdeploy.domain.outcome import DeploymentEvent, HookEvent
+from pushdeploy.domain.outcome import DeploymentEvent, HookEvent, PullFailure
 from pushdeploy.domain.push import ImagePush, Trigger
 from pushdeploy.domain.requests import (
     ApprovalRequest,
@@ -42,7 +42,7 @@ def parse_request(event: Any, request_id: str = "manual", *, now: float = NOW) -
     return parse_deploy_event(event, request_id, trusted_account=ACCOUNT, now=now)
 
 
-def parse_tracked(event: Any, *, now: float = NOW) -> DeploymentEvent | HookEvent | IgnoredEvent:
+def parse_tracked(event: Any, *, now: float = NOW) -> DeploymentEvent | HookEvent | PullFailure | IgnoredEvent:
     """``parse_deployment_event`` with the tracker's clock at ``now``."""
     return parse_deployment_event(event, now=now)
 
@@ -86,12 +86,16 @@ def test_every_sample_event_is_covered_here() -> None:
             *ACCOUNT_SAMPLES,
             *TASK_SAMPLES,
             *GATE_SAMPLES,
+            *PULL_SAMPLES,
         ]
     )
 
 
 # Pushes from a registry in another account and manual deploys naming one: tests/unit/test_accounts.py.
 ACCOUNT_SAMPLES = ("ecr-push-foreign-registry.json", "manual-deploy-foreign-registry.json")
+PULL_SAMPLES = (
+    "ecs-task-cannot-pull.json",
+)  # a service task that could not pull its image: tests/unit/test_tracker.py
 TASK_SAMPLES = ("ecs-task-stopped.json", "task-timeout.json", "manual-run-task.json")  # tests/unit/test_task_events.py
 
 

@@ -11,11 +11,13 @@ import pytest
 from pushdeploy.domain.errors import AwsCallError
 from pushdeploy.domain.ledger import Claim, DeployedRecord
 from pushdeploy.domain.messages import render_notification
-from pushdeploy.domain.outcome import COMPLETED, FAILED, IN_PROGRESS, DeploymentEvent
+from pushdeploy.domain.outcome import COMPLETED, FAILED, IN_PROGRESS, DeploymentEvent, PullFailure
 from pushdeploy.domain.records import HistoryItem, history_item
 from pushdeploy.domain.times import parse_time
+from pushdeploy.events import parse_deployment_event
 from pushdeploy.usecases.track import Tracker
 from tests.fakes import FakePublisher, InMemoryLedger
+from tests.helpers import load_event
 from tests.unit.builders import SERVICE_ARN, deploying_report
 
 NOW = parse_time("2026-11-20T10:30:00Z")
@@ -187,3 +189,43 @@ def test_a_stage_ecs_cannot_tell_leaves_the_outcome_announced_without_it() -> No
     # Then FAILED is announced all the same, with ECS's reason and no stage
     assert result["status"] == "FAILED"
     assert publisher.published[0].message["reason"] == CIRCUIT_BREAKER
+
+
+def test_a_task_that_could_not_pull_its_image_makes_the_failure_say_what_to_fix() -> None:
+    # Given staging's deploy is recorded, and ECS reports one of its tasks stopped: CannotPullContainerError
+    tracking, ledger, publisher = tracker()
+    commit(ledger, first_deploy())
+    stopped = load_event("ecs-task-cannot-pull.json")
+    stopped["detail"] |= {"startedBy": DEPLOYMENT, "clusterArn": SERVICE_ARN.replace(":service/", ":cluster/")[:-4]}
+    pull = parse_deployment_event(stopped, now=NOW)
+    assert isinstance(pull, PullFailure) and pull.service_arn == SERVICE_ARN
+
+    # When the tracker receives it, twice (events come at least once), then the circuit breaker's FAILED
+    noted = tracking.track(pull)
+    tracking.track(pull)
+    failed = tracking.track(event(FAILED, reason=CIRCUIT_BREAKER))
+
+    # Then nothing is announced for the task, and FAILED says the execution role cannot pull, and what it needs
+    assert noted["status"] == "PULL_FAILED"
+    assert failed["status"] == "FAILED" and publisher.statuses == ["FAILED"]
+    reason = publisher.published[0].message["reason"]
+    assert reason.startswith(CIRCUIT_BREAKER)
+    assert "cannot pull the image" in reason and "ecr:BatchGetImage" in reason
+
+
+def test_a_pull_failure_of_a_deployment_pushdeploy_did_not_start_is_ignored() -> None:
+    # Given no deploy of pushdeploy's is recorded
+    tracking, ledger, publisher = tracker()
+
+    # When a service task of someone else's deployment could not pull its image
+    result = tracking.track(parse_pull(load_event("ecs-task-cannot-pull.json")))
+
+    # Then it is ignored: nothing recorded, nothing announced
+    assert result["status"] == "IGNORED"
+    assert ledger.deployments == {} and publisher.published == []
+
+
+def parse_pull(event: dict[str, object]) -> PullFailure:
+    parsed = parse_deployment_event(event, now=NOW)
+    assert isinstance(parsed, PullFailure)
+    return parsed

@@ -11,7 +11,7 @@ from pushdeploy.domain.accounts import registry_account_of, repository_key, trus
 from pushdeploy.domain.artifacts import artifact_reason
 from pushdeploy.domain.errors import InvalidEventError, json_type, quote, quote_list, shorten
 from pushdeploy.domain.names import ACCOUNT_ID, DEPLOYMENT_ID, DIGEST, EVENT_ID, REGION, REPOSITORY, TAG, TARGET
-from pushdeploy.domain.outcome import HOOK_AWAITING_ACTION, DeploymentEvent, HookEvent
+from pushdeploy.domain.outcome import HOOK_AWAITING_ACTION, DeploymentEvent, HookEvent, PullFailure
 from pushdeploy.domain.push import ImagePush, Trigger, ecr_registry
 from pushdeploy.domain.requests import (
     ApprovalRequest,
@@ -232,7 +232,36 @@ def parse_scan_event(event: dict[str, Any], *, trusted_account: str) -> ScanRead
     return ScanReadyEvent(repository, digest, event_id, detail_type)
 
 
-def parse_deployment_event(event: Any, *, now: float) -> DeploymentEvent | HookEvent | IgnoredEvent:
+ECS_TASK_STATE_CHANGE = "ECS Task State Change"
+CANNOT_PULL_PREFIX = "CannotPullContainerError"
+
+
+def _parse_pull_failure(event: dict[str, Any]) -> PullFailure | IgnoredEvent:
+    """A service task that stopped because its image could not be pulled (the tracker's rule matches only
+    those); any other task event is ignored."""
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise InvalidEventError("ECS Task State Change event has no 'detail' object")
+    reason = _text(detail, "stoppedReason", "detail.stoppedReason")
+    started_by = _text(detail, "startedBy", "detail.startedBy")
+    if detail.get("lastStatus") != "STOPPED" or not reason.startswith(CANNOT_PULL_PREFIX):
+        return IgnoredEvent("a task state change that is no image pull failure")
+    if not DEPLOYMENT_ID.fullmatch(started_by):
+        return IgnoredEvent(f"task started by {shorten(started_by) or '(nobody)'}, not by a service deployment")
+    cluster_arn = _text(detail, "clusterArn", "detail.clusterArn")
+    group = _text(detail, "group", "detail.group")
+    if ":cluster/" not in cluster_arn or not group.startswith("service:"):
+        raise InvalidEventError("fields 'detail.clusterArn' and 'detail.group' (service:<name>) must name the service")
+    prefix, cluster = cluster_arn.split(":cluster/", 1)
+    return PullFailure(
+        deployment_id=started_by,
+        service_arn=f"{prefix}:service/{cluster}/{group.removeprefix('service:')}",
+        task_arn=_text(detail, "taskArn", "detail.taskArn"),
+        reason=reason,
+    )
+
+
+def parse_deployment_event(event: Any, *, now: float) -> DeploymentEvent | HookEvent | PullFailure | IgnoredEvent:
     """An ``ECS Deployment State Change`` or ``ECS Hook State Change`` event for the tracker; anything else is
     ignored or invalid. Its time may be at most ``MAX_FUTURE_SECONDS`` after ``now`` (the function's clock,
     epoch seconds)."""
@@ -241,6 +270,8 @@ def parse_deployment_event(event: Any, *, now: float) -> DeploymentEvent | HookE
     source, detail_type = _text(event, "source", "source"), _text(event, "detail-type", "detail-type")
     if source == ECS_SOURCE and detail_type == ECS_HOOK_STATE_CHANGE:
         return _parse_hook_event(event, now)
+    if source == ECS_SOURCE and detail_type == ECS_TASK_STATE_CHANGE:
+        return _parse_pull_failure(event)
     if source != ECS_SOURCE or detail_type != ECS_DEPLOYMENT_STATE_CHANGE:
         return IgnoredEvent(f"not an ECS deployment state change: {shorten(source)} / {shorten(detail_type)}")
     detail = event.get("detail")

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import UpdateTypeDef
 
 HISTORY_DAYS = 400
+PULL_ERROR_KEPT = 500  # characters of a task's stoppedReason kept on its deployment's record
 HISTORY_KEPT = 100  # deploys kept per target: the older ones are expired (DynamoDB's TTL removes them)
 
 
@@ -284,6 +285,10 @@ class DynamoDbLedger(TaskRecords):
         ours had reached); returns what is known of it (an outcome event parked before the link included)."""
         fields = {"rollbackOf": rolled_back_id} | ({"stageReached": stage_reached} if stage_reached else {})
         return self._note(rollback_deployment_id, fields, expires_at)
+
+    def note_pull_error(self, deployment_id: str, reason: str, expires_at: float) -> None:
+        """Keep on the deployment's record that a task of it could not pull its image (the outcome says so)."""
+        self._note(deployment_id, {"pullError": reason[:PULL_ERROR_KEPT]}, expires_at)
 
     def park_event(self, event: DeploymentEvent, expires_at: float) -> DeploymentRecord:
         """Keep an outcome event of a deployment not (yet) known to be ours; returns what is known of it
@@ -562,6 +567,7 @@ def _deployment_record(deployment_id: str, item: Mapping[str, Any]) -> Deploymen
         rollback_of=str(item["rollbackOf"]) if item.get("rollbackOf") else None,
         parked=DeploymentEvent(**parked) if parked else None,
         stage_reached=str(item["stageReached"]) if item.get("stageReached") else None,
+        pull_error=str(item["pullError"]) if item.get("pullError") else None,
     )
 
 

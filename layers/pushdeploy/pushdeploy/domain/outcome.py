@@ -64,6 +64,17 @@ HOOK_AWAITING_ACTION = "HOOK_AWAITING_ACTION"
 
 
 @dataclass(frozen=True)
+class PullFailure:
+    """An ``ECS Task State Change``: a task of a service's deployment stopped because ECS could not pull its
+    image (``stoppedReason`` CannotPullContainerError). Its ``startedBy`` names the deployment."""
+
+    deployment_id: str  # the ecs-svc/<number> of the deployment whose task it was
+    service_arn: str  # the service, built from the task's cluster and group (service:<name>)
+    task_arn: str
+    reason: str  # the task's stoppedReason, as ECS gave it
+
+
+@dataclass(frozen=True)
 class HookEvent:
     """An ``ECS Hook State Change`` event: a PAUSE lifecycle hook of a service deployment awaits action."""
 

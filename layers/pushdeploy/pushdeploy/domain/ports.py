@@ -162,6 +162,10 @@ class TrackerLedger(Protocol):
         """Remember that an ECS deployment rolls back one of pushdeploy's; returns what is known of it."""
         ...
 
+    def note_pull_error(self, deployment_id: str, reason: str, expires_at: float) -> None:
+        """Keep on the deployment's record that a task of it could not pull its image (``reason``)."""
+        ...
+
     def park_event(self, event: DeploymentEvent, expires_at: float) -> DeploymentRecord:
         """Keep an outcome event of a deployment not (yet) known to be ours; returns what is known of it."""
         ...

@@ -143,6 +143,7 @@ class DeploymentRecord:
     rollback_of: str | None = None
     parked: DeploymentEvent | None = None
     stage_reached: str | None = None  # on a rollback link: the lifecycle stage ECS reported when it began
+    pull_error: str | None = None  # a task of the deployment could not pull its image (its stoppedReason)
 
     @property
     def known(self) -> bool:

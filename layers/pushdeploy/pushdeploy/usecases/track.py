@@ -21,6 +21,7 @@ from pushdeploy.domain.outcome import (
     DeploymentEvent,
     HookEvent,
     Outcome,
+    PullFailure,
     approval_summary,
     outcome_of,
     outcome_reason,
@@ -66,8 +67,10 @@ class Tracker:
         self._approvals = approvals  # where each pause of a deployment (a PAUSE hook) is noted
         self._stages = stages  # where a failing deployment had got to (read once, when the failure is learnt)
 
-    def track(self, event: DeploymentEvent | HookEvent) -> dict[str, Any]:
+    def track(self, event: DeploymentEvent | HookEvent | PullFailure) -> dict[str, Any]:
         """Record and announce what ``event`` means for a deploy of ours; ignore everything else."""
+        if isinstance(event, PullFailure):
+            return self._pull_failed(replace(event, deployment_id=self._scoped(event.deployment_id, event.service_arn)))
         if isinstance(event, HookEvent):
             event = replace(event, deployment_id=self._scoped(event.deployment_id, event.service_arn))
             return self._paused(event)
@@ -76,6 +79,18 @@ class Tracker:
         if record is None or not record.known:
             return self._unknown(event)
         return self._apply(event, record)
+
+    def _pull_failed(self, event: PullFailure) -> dict[str, Any]:
+        """A task of a deployment of ours could not pull its image: keep it on the deployment's record, so its
+        outcome (the circuit breaker's FAILED, the rollback) says what to fix. Nothing is announced now: ECS
+        keeps trying until its circuit breaker or alarms decide."""
+        record = self._ledger.find_deployment(event.deployment_id)
+        if record is None or record.deploy is None:
+            return _ignored(f"deployment {event.deployment_id} of task {event.task_arn} was not started by pushdeploy")
+        if record.pull_error is None:
+            self._ledger.note_pull_error(event.deployment_id, event.reason, self._clock() + LINK_DAYS * 86_400)
+        logger.warning("Image pull failed", extra={"deploymentId": event.deployment_id, "reason": event.reason[:300]})
+        return {"status": "PULL_FAILED", "deploymentId": event.deployment_id, "taskArn": event.task_arn}
 
     def _paused(self, event: HookEvent) -> dict[str, Any]:
         """A PAUSE hook of a deployment of ours awaits action: note the pause, announce AWAITING_APPROVAL."""
@@ -128,11 +143,12 @@ class Tracker:
     def _apply(self, event: DeploymentEvent, record: DeploymentRecord) -> dict[str, Any]:
         deployment_id = record.deployment_id
         deploy = record.deploy
+        ours = record  # the deployment of ours the outcome is about (not ECS's rollback deployment)
         if record.rollback_of:
             rolled_back = self._ledger.find_deployment(record.rollback_of)
             if rolled_back is None or rolled_back.deploy is None:
                 return _ignored(f"deployment {record.rollback_of}, rolled back by {event.deployment_id}, is not known")
-            deployment_id, deploy = record.rollback_of, rolled_back.deploy
+            deployment_id, deploy, ours = record.rollback_of, rolled_back.deploy, rolled_back
         assert deploy is not None
         is_rollback = record.rollback_of is not None
         outcome = outcome_of(event.event_name, is_rollback_deployment=is_rollback)
@@ -155,7 +171,9 @@ class Tracker:
         if note:
             reason = f"{reason}; {note}" if reason else note
         hint = pull_hint(
-            f"{event.reason} {deploy.reason or ''}", deploy.image, account_of(deploy.service_arn or event.service_arn)
+            f"{event.reason} {deploy.reason or ''} {ours.pull_error or ''}",
+            deploy.image,
+            account_of(deploy.service_arn or event.service_arn),
         )
         if hint and outcome.failed:
             reason = f"{reason}; {hint}" if reason else hint
