@@ -158,6 +158,30 @@ def iso_time(epoch: float, *, millis: bool = True) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def _start_primary(
+    service: Service, revision: ServiceRevision, deployment_id: str, now: float, *, reason: str
+) -> Deployment:
+    """A new PRIMARY deployment of ``revision`` (the one before becomes ACTIVE), as ECS starts one for an
+    update or a rollback."""
+    for old in service.deployments:
+        if old.status == "PRIMARY":
+            old.status = "ACTIVE"
+    deployment = Deployment(
+        id=deployment_id,
+        task_definition=revision.task_definition,
+        desired_count=service.desired_count,
+        launch_type=service.launch_type,
+        network_configuration=service.network_configuration,
+        created_at=now,
+        updated_at=now,
+        revision_arn=revision.arn,
+        rollout_state_reason=reason,
+    )
+    service.deployments.append(deployment)
+    service.revision_arn = revision.arn
+    return deployment
+
+
 def _deployment_number() -> str:
     return str(random.randint(10**18, 10**19 - 1))  # noqa: S311 - an id, not a secret
 
@@ -851,22 +875,9 @@ class LocalEcs(ForwardingProxy):
             previous.stopped_at = previous.updated_at = now
             previous.paused = None
         sources = sorted({d.revision_arn for d in service.deployments if d.status in ("PRIMARY", "ACTIVE")})
-        for old in service.deployments:
-            if old.status == "PRIMARY":
-                old.status = "ACTIVE"
-        deployment = Deployment(
-            id=deployment_id,
-            task_definition=revision.task_definition,
-            desired_count=service.desired_count,
-            launch_type=service.launch_type,
-            network_configuration=service.network_configuration,
-            created_at=now,
-            updated_at=now,
-            revision_arn=revision.arn,
-            rollout_state_reason=f"ECS deployment {deployment_id} in progress.",
+        deployment = _start_primary(
+            service, revision, deployment_id, now, reason=f"ECS deployment {deployment_id} in progress."
         )
-        service.deployments.append(deployment)
-        service.revision_arn = revision.arn
         configuration = with_defaults(service.configuration)
         record = ServiceDeployment(
             arn=_service_deployment_arn(service.arn),
@@ -1021,22 +1032,13 @@ class LocalEcs(ForwardingProxy):
             return
         revision = self._revisions[back_to.revision_arn]
         record.stage_reached = record.stage()
-        for old in service.deployments:
-            if old.status == "PRIMARY":
-                old.status = "ACTIVE"
-        rollback = Deployment(
-            id=f"ecs-svc/{_deployment_number()}",
-            task_definition=revision.task_definition,
-            desired_count=service.desired_count,
-            launch_type=service.launch_type,
-            network_configuration=service.network_configuration,
-            created_at=now,
-            updated_at=now,
-            revision_arn=revision.arn,
-            rollout_state_reason=f"ECS deployment {label}: rolling back to deploymentId {back_to.id}.",
+        rollback = _start_primary(
+            service,
+            revision,
+            f"ecs-svc/{_deployment_number()}",
+            now,
+            reason=f"ECS deployment {label}: rolling back to deploymentId {back_to.id}.",
         )
-        service.deployments.append(rollback)
-        service.revision_arn = revision.arn
         record.rollback_deployment = rollback
         record.rollback = {"reason": reason, "startedAt": now, "serviceRevisionArn": revision.arn}
         record.status, record.status_reason = "ROLLBACK_IN_PROGRESS", reason

@@ -105,15 +105,16 @@ class DynamoDbWaitLedger:
             "registry": pending.registry,
             "expiresAt": int(self._clock()) + KEPT_DAYS * 86400,
         }
-        names = {f"#{index}": name for index, name in enumerate(fields)}
-        values = {f":{index}": to_attribute(value) for index, value in enumerate(fields.values())}
+        names = {f"#{name}": name for name in fields}
+        values = {f":{name}": to_attribute(value) for name, value in fields.items()}
         with aws_call("dynamodb:UpdateItem"):
             try:
                 self._client.update_item(
                     TableName=self._table,
                     Key=_promotion_key(pending.repository, pending.target),
-                    UpdateExpression="SET " + ", ".join(f"#{index} = :{index}" for index in range(len(fields))),
-                    ConditionExpression="attribute_not_exists(#5) OR #5 <= :5",
+                    UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in fields),
+                    # The latest completion wins, whatever order the tracker sees them in.
+                    ConditionExpression="attribute_not_exists(#completedAt) OR #completedAt <= :completedAt",
                     ExpressionAttributeNames=names,
                     ExpressionAttributeValues=values,
                 )
