@@ -58,9 +58,9 @@ validate-config: $(VENV)/.installed ## Check a target config file: make validate
 put-config: $(VENV)/.installed ## Store a target config in a local AWS: make put-config FILE=f.json REPOSITORY=api TARGET=staging ENDPOINT=http://127.0.0.1:PORT
 	$(PY) -m tools.config put $(FILE) --repository $(REPOSITORY) --target $(TARGET) --endpoint-url $(ENDPOINT)
 
-build: $(SAM_VENV)/.installed ## sam build, then compile the bytecode Lambda's read-only code cannot write
+build: $(SAM_VENV)/.installed ## sam build, then trim the layer's botocore models and compile the bytecode (tools/package_layer.py)
 	PATH="$(PY313_BIN):$$PATH" $(SAM) build
-	$(PYTHON313) -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
+	$(PYTHON313) tools/package_layer.py .aws-sam/build
 
 deploy: build ## sam deploy --guided (to a real AWS account: your credentials, your choice)
 	$(SAM) deploy --guided

@@ -1,0 +1,49 @@
+"""`make build`'s last step: the layer keeps botocore's models of the services pushdeploy calls, and every module
+is compiled (Lambda's code is read-only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pushdeploy.services import SERVICES
+from tools.package_layer import LAYER, package, trim_models
+
+
+def built_layer(root: Path, services: set[str]) -> Path:
+    """A `sam build`-shaped directory: the layer's botocore data with ``services`` and the top-level files."""
+    data = root / LAYER / "python" / "botocore" / "data"
+    for name in services:
+        (data / name / "2020-01-01").mkdir(parents=True)
+        (data / name / "2020-01-01" / "service-2.json.gz").write_bytes(b"")
+    for name in ("endpoints.json", "partitions.json", "_retry.json", "sdk-default-configuration.json"):
+        (data / name).write_text("{}")
+    (root / LAYER / "python" / "pushdeploy").mkdir()
+    (root / LAYER / "python" / "pushdeploy" / "wiring.py").write_text("VALUE = 1\n")
+    return root
+
+
+def test_the_layer_keeps_the_models_of_the_services_called_and_botocores_own_files(tmp_path: Path) -> None:
+    # Given a build with the models of the services pushdeploy calls and of two others
+    build = built_layer(tmp_path, {*SERVICES, "lambda", "s3"})
+
+    # When it is packaged
+    package(build, workers=1)
+
+    # Then only the two others are gone; the data directory's own files stay; bytecode is written
+    data = build / LAYER / "python" / "botocore" / "data"
+    assert {path.name for path in data.iterdir() if path.is_dir()} == SERVICES
+    assert {path.name for path in data.iterdir() if path.is_file()} == {
+        "endpoints.json",
+        "partitions.json",
+        "_retry.json",
+        "sdk-default-configuration.json",
+    }
+    assert list((build / LAYER / "python" / "pushdeploy" / "__pycache__").glob("wiring.*.pyc"))
+
+
+def test_a_kept_service_without_a_model_fails_the_build_by_name(tmp_path: Path) -> None:
+    build = built_layer(tmp_path, set(SERVICES) - {"scheduler"})
+    with pytest.raises(SystemExit, match="no model for scheduler"):
+        trim_models(build / LAYER / "python")
