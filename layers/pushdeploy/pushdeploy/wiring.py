@@ -13,19 +13,17 @@ import botocore.session
 from botocore.config import Config
 
 from pushdeploy.adapters.cloudwatch import CloudWatchAlarms
-from pushdeploy.adapters.ecr import EcrImages, EcrImageSignals
+from pushdeploy.adapters.ecr import EcrImages
 from pushdeploy.adapters.ecs import EcsServices
 from pushdeploy.adapters.ledger import DynamoDbLedger
-from pushdeploy.adapters.ledger_waits import DynamoDbWaitLedger
-from pushdeploy.adapters.scheduler import SchedulerTimers
-from pushdeploy.adapters.signing import SigningSecretParameter
 from pushdeploy.adapters.sns import SnsPublisher
 from pushdeploy.adapters.ssm import SecretParameterCatalog, TargetConfigStore
-from pushdeploy.adapters.sts import RoleCredentials, WorkloadRoles
 from pushdeploy.adapters.tasks import EcsTasks
+from pushdeploy.clients import PreparedClients
 from pushdeploy.domain.accounts import TargetLocation
 from pushdeploy.domain.report import DeployOutcome
 from pushdeploy.entrypoint import DeployEntryPoint, record_metrics
+from pushdeploy.services import SERVICES
 from pushdeploy.settings import (
     RegistryTrust,
     Settings,
@@ -35,23 +33,27 @@ from pushdeploy.settings import (
     TrackerSettings,
 )
 from pushdeploy.usecases.announce import Announcer
-from pushdeploy.usecases.approvals import Approvals, SlackApprovals
 from pushdeploy.usecases.deploy import BUSY_WAIT_SECONDS, Deployer
-from pushdeploy.usecases.gating import GateKeeper, GateResumer
-from pushdeploy.usecases.promotion import Promotions, SoakTimers
 from pushdeploy.usecases.rollback import TargetOperations
 from pushdeploy.usecases.targets import TargetClients, TargetClientsFactory
 from pushdeploy.usecases.task_runner import TaskRunner
 from pushdeploy.usecases.track import Tracker
 
-if TYPE_CHECKING:  # the notifier's modules are imported by its own function only, never on a push
+if TYPE_CHECKING:  # each feature's modules are imported on its first use (below), never on a plain push
     import boto3
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_ssm import SSMClient
 
+    from pushdeploy.adapters.ledger_waits import DynamoDbWaitLedger
+    from pushdeploy.adapters.scheduler import SchedulerTimers
+    from pushdeploy.adapters.sts import RoleCredentials, WorkloadRoles
     from pushdeploy.adapters.webhook import RetryPolicy, WebhookClient
+    from pushdeploy.domain.records import HistoryItem
+    from pushdeploy.usecases.approvals import Approvals, SlackApprovals
+    from pushdeploy.usecases.gating import GateKeeper, GateResumer
     from pushdeploy.usecases.notify import WebhookNotifier
+    from pushdeploy.usecases.promotion import Promotions, SoakTimers
     from pushdeploy.usecases.tasks import TaskContinuation
 
 # Standard retry mode backs off on throttling (ECS: ~1 RegisterTaskDefinition/s sustained) and treats
@@ -83,7 +85,7 @@ def regional_clients_of(session: boto3.Session | None) -> RegionalClients:
             session.client if session is not None else botocore.session.get_session().create_client
         )
         return create_client(
-            service_name,
+            shipped_service(service_name),
             region_name=region,
             config=config,
             aws_access_key_id=key_id,
@@ -138,13 +140,45 @@ def clients_of(session: boto3.Session | None, region: str) -> Clients:
     """How the builders create clients: from ``session`` (tests pass moto's), else from botocore alone, as
     boto3 would (importing boto3 costs about 140 ms of a cold start: it imports s3transfer)."""
     if session is not None:
-        return session.client
+        given: Callable[..., Any] = session.client
+
+        def create_from_session(service_name: str, *, config: Config) -> Any:
+            return given(shipped_service(service_name), config=config)
+
+        return create_from_session
     core = botocore.session.get_session()
 
     def create(service_name: str, *, config: Config) -> Any:
-        return core.create_client(service_name, region_name=region, config=config)
+        return core.create_client(shipped_service(service_name), region_name=region, config=config)
 
     return create
+
+
+def shipped_service(service_name: str) -> str:
+    """``service_name``, if the built layer keeps its botocore model (``pushdeploy.services``); else an error that
+    says so, raised wherever the client is created, in the tests first."""
+    if service_name not in SERVICES:
+        raise RuntimeError(
+            f"no {service_name!r} client: the layer keeps botocore's models of {', '.join(sorted(SERVICES))} only; "
+            "add it to pushdeploy/services.py"
+        )
+    return service_name
+
+
+def prepared_first(client: Clients, session: boto3.Session | None, wanted: list[tuple[str, Config]]) -> Clients:
+    """``client``, with the clients in ``wanted`` (in the order a request first calls them) made in the
+    background while the first calls are in flight. Not with a given session: tests pass moto's, in-process."""
+    if session is not None:
+        return client
+    prepared = PreparedClients(client)
+    prepared.prepare(wanted)
+    return prepared
+
+
+def on_first_use[Built](build: Callable[[], Built]) -> Built:
+    """What ``build`` returns, built when first used: a feature's modules (gates, promotions, timers, workload
+    accounts) are imported then, so that a push to a target without the feature never loads them."""
+    return cast("Built", _OnFirstUse(build))
 
 
 class _OnFirstUse:
@@ -182,24 +216,28 @@ def build_entry_point(
 ) -> DeployEntryPoint:
     """Wire the deploy use case (and the manual operations) to AWS."""
     seams = seams or _seams
-    client = clients_of(session, settings.region)
     config = seams.client_config
+    register_config = config.merge(NO_RETRIES)
+    # A push calls SSM (its configs), DynamoDB (the claim), ECS, ECS's registration, then SNS.
+    client = prepared_first(
+        clients_of(session, settings.region),
+        session,
+        [("ssm", config), ("dynamodb", config), ("ecs", config), ("ecs", register_config), ("sns", config)],
+    )
     ssm = client("ssm", config=config)
     dynamodb = client("dynamodb", config=config)
     configs = TargetConfigStore(ssm, settings.config_prefix, settings.config_cache_seconds)
     ecs_client = client("ecs", config=config)
-    ecs = EcsServices(
-        ecs_client,
-        register_client=client("ecs", config=config.merge(NO_RETRIES)),
-        sleep=seams.sleep,
-    )
+    ecs = EcsServices(ecs_client, register_client=client("ecs", config=register_config), sleep=seams.sleep)
     publisher = SnsPublisher(client("sns", config=config), settings.topic_arn)
     ledger = DynamoDbLedger(dynamodb, settings.table_name)
-    waits = DynamoDbWaitLedger(dynamodb, settings.table_name, clock=seams.clock)
+    waits = on_first_use(lambda: wait_ledger(dynamodb, settings.table_name, seams))  # gates and promotions
     timers = build_timers(settings.timers, client, seams)
     timer_prefix = settings.timers.name_prefix if settings.timers else "pushdeploy-"
     soak = (
-        SoakTimers(configs=configs, ledger=waits, timers=timers, timer_prefix=timer_prefix, clock=seams.clock)
+        on_first_use(
+            lambda: soak_timers(configs=configs, ledger=waits, timers=timers, prefix=timer_prefix, seams=seams)
+        )
         if timers is not None
         else None
     )
@@ -211,17 +249,11 @@ def build_entry_point(
         approvals=ledger,
         stages=ecs,
         own_account=settings.account_id,
-        on_completed=soak.source_completed if soak is not None else None,
+        on_completed=_completed_for(soak),
     )
     # Targets in workload accounts: STS is reached only for them (created on first use: a push to the stack's
     # own account makes no STS call, warm or cold).
-    roles = WorkloadRoles(
-        _OnFirstUse(lambda: client("sts", config=config)),
-        role_name=settings.workload_role_name,
-        external_id=settings.workload_external_id,
-        caller_role=settings.function_role_arn,
-        clock=seams.clock,
-    )
+    roles = on_first_use(lambda: workload_roles(settings, _OnFirstUse(lambda: client("sts", config=config)), seams))
     workload = WorkloadClients(
         roles,
         seams.regional_clients or regional_clients_of(session),
@@ -264,13 +296,10 @@ def build_entry_point(
         allowed_accounts=settings.allowed_accounts,
         clients_for_target=workload,
         tasks=task_runner,
-        gates=GateKeeper(
-            signals=EcrImageSignals(cast("ECRClient", ecr)),
-            ledger=waits,
-            timers=timers,
-            timer_prefix=timer_prefix,
-            region=settings.region,
-            clock=seams.clock,
+        gates=on_first_use(
+            lambda: gate_keeper(
+                ecr=ecr, ledger=waits, timers=timers, prefix=timer_prefix, region=settings.region, seams=seams
+            )
         ),
     )
     operations = TargetOperations(
@@ -310,14 +339,87 @@ def build_entry_point(
             settings=settings,
             seams=seams,
         ),
-        gates=GateResumer(
-            deploy=lambda push: _counted(deployer.deploy(push)).reports,
-            ledger=waits,
-            timers=timers,
-            timer_prefix=timer_prefix,
-        ),
-        promotions=Promotions(ledger=waits, history=ledger, deploy=lambda push: _counted(deployer.deploy(push))),
+        gates=on_first_use(lambda: gate_resumer(deployer, waits, timers, timer_prefix)),
+        promotions=on_first_use(lambda: promotions(deployer, waits, ledger)),
     )
+
+
+# The features' builders: each imports its modules when it is first used (see ``on_first_use``).
+
+
+def wait_ledger(dynamodb: Any, table_name: str, seams: Seams) -> DynamoDbWaitLedger:
+    """The pushes waiting for their gates and the pending promotions, in the deploy table."""
+    from pushdeploy.adapters.ledger_waits import DynamoDbWaitLedger  # noqa: PLC0415
+
+    return DynamoDbWaitLedger(dynamodb, table_name, clock=seams.clock)
+
+
+def soak_timers(
+    *, configs: TargetConfigStore, ledger: DynamoDbWaitLedger, timers: SchedulerTimers, prefix: str, seams: Seams
+) -> SoakTimers:
+    """A completed deployment's soak timers, towards the targets that promote from it."""
+    from pushdeploy.usecases.promotion import SoakTimers  # noqa: PLC0415
+
+    return SoakTimers(configs=configs, ledger=ledger, timers=timers, timer_prefix=prefix, clock=seams.clock)
+
+
+def _completed_for(soak: SoakTimers | None) -> Callable[[HistoryItem, str, float], object] | None:
+    """The tracker's hook on a COMPLETED deployment: the soak timers', built on the first completion."""
+    if soak is None:
+        return None
+
+    def completed(item: HistoryItem, deployment_id: str, at: float) -> object:
+        return soak.source_completed(item, deployment_id, at)
+
+    return completed
+
+
+def workload_roles(settings: Settings, sts: Any, seams: Seams) -> WorkloadRoles:
+    """The deploy roles of workload accounts, assumed through STS (reached for other-account targets only)."""
+    from pushdeploy.adapters.sts import WorkloadRoles  # noqa: PLC0415
+
+    return WorkloadRoles(
+        sts,
+        role_name=settings.workload_role_name,
+        external_id=settings.workload_external_id,
+        caller_role=settings.function_role_arn,
+        clock=seams.clock,
+    )
+
+
+def gate_keeper(
+    *, ecr: Any, ledger: DynamoDbWaitLedger, timers: SchedulerTimers | None, prefix: str, region: str, seams: Seams
+) -> GateKeeper:
+    """A target's supply-chain gates: ECR's scan findings and signing statuses, and the wait for them."""
+    from pushdeploy.adapters.ecr import EcrImageSignals  # noqa: PLC0415
+    from pushdeploy.usecases.gating import GateKeeper  # noqa: PLC0415
+
+    return GateKeeper(
+        signals=EcrImageSignals(ecr),
+        ledger=ledger,
+        timers=timers,
+        timer_prefix=prefix,
+        region=region,
+        clock=seams.clock,
+    )
+
+
+def gate_resumer(
+    deployer: Deployer, waits: DynamoDbWaitLedger, timers: SchedulerTimers | None, prefix: str
+) -> GateResumer:
+    """Resumes a push waiting for its gates (a scan's completion, its wait's timer)."""
+    from pushdeploy.usecases.gating import GateResumer  # noqa: PLC0415
+
+    return GateResumer(
+        deploy=lambda push: _counted(deployer.deploy(push)).reports, ledger=waits, timers=timers, timer_prefix=prefix
+    )
+
+
+def promotions(deployer: Deployer, waits: DynamoDbWaitLedger, history: DynamoDbLedger) -> Promotions:
+    """Promotes what a target completed once its soak has passed."""
+    from pushdeploy.usecases.promotion import Promotions  # noqa: PLC0415
+
+    return Promotions(ledger=waits, history=history, deploy=lambda push: _counted(deployer.deploy(push)))
 
 
 def build_task_continuation(
@@ -368,12 +470,18 @@ def build_timers(settings: TimerSettings | None, client: Clients, seams: Seams |
     if settings is None:
         return None
     config = (seams or _seams).client_config
-    return SchedulerTimers(
-        _OnFirstUse(lambda: client("scheduler", config=config)),
-        target_arn=settings.function_arn,
-        role_arn=settings.role_arn,
-        dead_letter_arn=settings.dead_letter_arn,
-    )
+
+    def build() -> SchedulerTimers:
+        from pushdeploy.adapters.scheduler import SchedulerTimers  # noqa: PLC0415 - see on_first_use
+
+        return SchedulerTimers(
+            _OnFirstUse(lambda: client("scheduler", config=config)),
+            target_arn=settings.function_arn,
+            role_arn=settings.role_arn,
+            dead_letter_arn=settings.dead_letter_arn,
+        )
+
+    return on_first_use(build)
 
 
 def build_tracker(
@@ -381,22 +489,30 @@ def build_tracker(
 ) -> Tracker:
     """Wire the tracker to AWS."""
     seams = seams or _seams
-    client = clients_of(session, settings.region)
+    # An ECS event is matched to its deploy in DynamoDB, then announced on SNS.
+    client = prepared_first(
+        clients_of(session, settings.region), session, [("dynamodb", seams.client_config), ("sns", seams.client_config)]
+    )
     dynamodb = client("dynamodb", config=seams.client_config)
     ledger = DynamoDbLedger(dynamodb, settings.table_name)
     timers = build_timers(settings.timers, client, seams)
     soak = None
     if timers is not None and settings.timers is not None and settings.config_prefix is not None:
-        soak = SoakTimers(
-            configs=TargetConfigStore(
-                cast("SSMClient", _OnFirstUse(lambda: client("ssm", config=seams.client_config))),
-                settings.config_prefix,
-                max_age=30,
-            ),
-            ledger=DynamoDbWaitLedger(dynamodb, settings.table_name, clock=seams.clock),
-            timers=timers,
-            timer_prefix=settings.timers.name_prefix,
-            clock=seams.clock,
+        configs = TargetConfigStore(
+            cast("SSMClient", _OnFirstUse(lambda: client("ssm", config=seams.client_config))),
+            settings.config_prefix,
+            max_age=30,
+        )
+        prefix = settings.timers.name_prefix
+        table_name = settings.table_name
+        soak = on_first_use(
+            lambda: soak_timers(
+                configs=configs,
+                ledger=wait_ledger(dynamodb, table_name, seams),
+                timers=timers,
+                prefix=prefix,
+                seams=seams,
+            )
         )
     # Only a failing deployment asks ECS where it had got to: the client is made then.
     ecs = EcsServices(cast("ECSClient", _OnFirstUse(lambda: client("ecs", config=seams.client_config))))
@@ -407,7 +523,7 @@ def build_tracker(
         approvals=ledger,
         stages=ecs,
         own_account=settings.account_id,
-        on_completed=soak.source_completed if soak is not None else None,
+        on_completed=_completed_for(soak),
     )
 
 
@@ -491,6 +607,8 @@ def build_approvals(
 ) -> Approvals:
     """Wire the approvals use case (console and Slack answers to a paused deployment); with ``workload``, a
     target in a workload account is answered there."""
+    from pushdeploy.usecases.approvals import Approvals  # noqa: PLC0415 - with Slack's forms: approvals only
+
     seams = seams or _seams
     workload = workload or Workload()
     ledger = DynamoDbLedger(client("dynamodb", config=seams.client_config), table_name)
@@ -525,8 +643,10 @@ def build_slack_approvals(
 ) -> SlackApprovals:
     """Wire the Slack interactivity endpoint: the signature checked with the SecureString signing secret, the
     updated message posted to the request's response_url with the stdlib webhook client."""
+    from pushdeploy.adapters.signing import SigningSecretParameter  # noqa: PLC0415
     from pushdeploy.adapters.webhook import RetryPolicy, WebhookClient  # noqa: PLC0415
     from pushdeploy.domain.slack import SLACK  # noqa: PLC0415
+    from pushdeploy.usecases.approvals import SlackApprovals  # noqa: PLC0415
 
     seams = seams or _seams
     client = clients_of(session, settings.region)

@@ -8,10 +8,11 @@ from botocore.exceptions import ClientError
 
 from pushdeploy.adapters.errors import aws_call, error_code
 from pushdeploy.domain.errors import ImageNotFoundError
-from pushdeploy.domain.gates import ProfileSignature, ScanFindings, SigningStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
+
+    from pushdeploy.domain.gates import ScanFindings, SigningStatus
 
 
 class EcrImages:
@@ -54,6 +55,9 @@ class EcrImageSignals:
 
     def scan_findings(self, repository: str, digest: str) -> ScanFindings:
         """The digest's scan status and severity counts; ``NOT_FOUND`` when ECR has no scan of it (yet)."""
+        # The gates' module is imported by the gates only: a push to a target without gates never loads it.
+        from pushdeploy.domain.gates import ScanFindings  # noqa: PLC0415
+
         with aws_call("ecr:DescribeImageScanFindings"):
             try:
                 response = self._client.describe_image_scan_findings(
@@ -76,6 +80,8 @@ class EcrImageSignals:
 
     def signing_status(self, repository: str, digest: str) -> SigningStatus:
         """The digest's signing status per signing profile (none: the image is not signed)."""
+        from pushdeploy.domain.gates import ProfileSignature, SigningStatus  # noqa: PLC0415 - as scan_findings
+
         with aws_call("ecr:DescribeImageSigningStatus"):
             try:
                 response = self._client.describe_image_signing_status(

@@ -7,11 +7,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pushdeploy.domain.accounts import ACCOUNT_FIELDS, TargetAccount, parse_account_fields
 from pushdeploy.domain.errors import ConfigError, json_type, quote, quote_list, quote_name, shorten
-from pushdeploy.domain.gates import GateSettings, parse_gates_block
 from pushdeploy.domain.names import (
     ECS_ARN,
     ECS_NAME,
@@ -27,7 +26,6 @@ from pushdeploy.domain.names import (
     target_name,
 )
 from pushdeploy.domain.policy import tag_policy
-from pushdeploy.domain.promotion import PromotionSettings, parse_promote_block
 from pushdeploy.domain.strategy import (
     ApprovalSettings,
     DeploymentSettings,
@@ -35,6 +33,10 @@ from pushdeploy.domain.strategy import (
     parse_deployment_block,
 )
 from pushdeploy.domain.tasks import OneOffTask, TaskPhase, parse_task_list
+
+if TYPE_CHECKING:
+    from pushdeploy.domain.gates import GateSettings
+    from pushdeploy.domain.promotion import PromotionSettings
 
 # target_name moved to domain.names; kept importable from here.
 __all__ = [
@@ -256,10 +258,8 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
     deployment = parse_deployment_block(parameter, document["deployment"]) if "deployment" in document else None
     approval = parse_approval_block(parameter, document["approval"], deployment) if "approval" in document else None
     account = _account_without_tasks(parameter, document)
-    gates = parse_gates_block(parameter, document["gates"]) if "gates" in document else None
-    promote = (
-        parse_promote_block(parameter, target_name(parameter), document["promote"]) if "promote" in document else None
-    )
+    gates = _gates(parameter, document["gates"]) if "gates" in document else None
+    promote = _promote(parameter, document["promote"]) if "promote" in document else None
 
     return TargetConfig(
         name=target_name(parameter),
@@ -286,6 +286,19 @@ def target_config_from_document(parameter: str, document: Any) -> TargetConfig:
         gates=gates,
         promote=promote,
     )
+
+
+def _gates(parameter: str, block: Any) -> GateSettings:
+    # Imported here: a push to a target without gates never loads their module (cold start).
+    from pushdeploy.domain.gates import parse_gates_block  # noqa: PLC0415
+
+    return parse_gates_block(parameter, block)
+
+
+def _promote(parameter: str, block: Any) -> PromotionSettings:
+    from pushdeploy.domain.promotion import parse_promote_block  # noqa: PLC0415 - as _gates
+
+    return parse_promote_block(parameter, target_name(parameter), block)
 
 
 def _account_without_tasks(parameter: str, document: Mapping[str, Any]) -> TargetAccount:

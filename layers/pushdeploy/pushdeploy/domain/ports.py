@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pushdeploy.domain.gates import ScanFindings, SigningStatus, WaitingPush
 from pushdeploy.domain.ledger import Claim, ClaimResult, DeployedRecord, EventResult, PendingRevision, TargetState
 from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.outcome import ApprovalState, DeploymentEvent
-from pushdeploy.domain.promotion import PendingPromotion
 from pushdeploy.domain.push import ImagePush
 from pushdeploy.domain.records import DeploymentRecord, HistoryItem, OutcomeUpdate
 from pushdeploy.domain.service import ServiceDeploymentState, ServiceState
 from pushdeploy.domain.tasks import TaskRun
 from pushdeploy.domain.timers import Timer
+
+if TYPE_CHECKING:  # the gates' and promotions' modules are imported where a target uses them
+    from pushdeploy.domain.gates import ScanFindings, SigningStatus, WaitingPush
+    from pushdeploy.domain.promotion import PendingPromotion
 
 
 class TargetConfigSource(Protocol):

@@ -22,7 +22,6 @@ from aws_lambda_powertools import Logger
 from pushdeploy.domain.accounts import TargetLocation, located, role_session_name
 from pushdeploy.domain.config import TargetConfig, parse_target_config, target_name
 from pushdeploy.domain.errors import AwsCallError, ConfigError, DeployError
-from pushdeploy.domain.gates import GateOutcome, GateVerdict
 from pushdeploy.domain.ledger import CLAIM_LEASE_SECONDS, Claim, PendingRevision, TargetState
 from pushdeploy.domain.messages import Notification
 from pushdeploy.domain.outcome import DeploymentEvent
@@ -50,7 +49,6 @@ from pushdeploy.domain.ports import (
     ParameterCatalog,
     TargetConfigSource,
 )
-from pushdeploy.domain.promotion import promotion_problem
 from pushdeploy.domain.push import ImagePush, Trigger, ecr_registry, manual_push
 from pushdeploy.domain.report import DeployIncompleteError, DeployOutcome, DeployStatus, TargetReport
 from pushdeploy.domain.requests import ManualDeployRequest
@@ -58,13 +56,13 @@ from pushdeploy.domain.service import ServiceState, as_created, deploy_warnings
 from pushdeploy.domain.taskdef import fingerprint
 from pushdeploy.domain.tasks import TaskPhase, tasks_done
 from pushdeploy.usecases.announce import Announcer
-from pushdeploy.usecases.gating import Gated, GateKeeper
 from pushdeploy.usecases.planning import Planner
 from pushdeploy.usecases.recording import ClaimedTarget, Recorder, renotified
 from pushdeploy.usecases.steps import TARGET_TIME_BUDGET_MS, StepRunner
 from pushdeploy.usecases.targets import TargetClientsFactory
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the gates' and promotions' modules are imported where a target uses them
+    from pushdeploy.usecases.gating import Gated, GateKeeper
     from pushdeploy.usecases.task_runner import TaskRunner
 
 __all__ = ["DeployIncompleteError", "DeployOutcome", "Deployer", "deploy_warnings"]
@@ -418,6 +416,8 @@ class Deployer:
         """A target's ``promote`` block checked against its siblings (a missing source, a cycle fail it), and a
         promotion's chain carried into its report."""
         if config.promote is not None:
+            from pushdeploy.domain.promotion import promotion_problem  # noqa: PLC0415 - as in _gate
+
             problem = promotion_problem(config.name, self._promotion_sources(push.repository))
             if problem is not None:
                 return None, replace(
@@ -440,6 +440,10 @@ class Deployer:
 
     def _gate(self, run: _Run, claimed: ClaimedTarget) -> Gated:
         """The gates of a claimed target: WAITING or FAILED end its deploy here (announced, claim released)."""
+        # Imported here, not at the top: a push to a target without gates never loads the gates' modules.
+        from pushdeploy.domain.gates import GateOutcome, GateVerdict  # noqa: PLC0415
+        from pushdeploy.usecases.gating import Gated  # noqa: PLC0415
+
         if self._gates is None:
             failed = replace(
                 run.base,

@@ -1,0 +1,83 @@
+"""botocore clients for the composition root, the ones a request needs first made while its first calls wait."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from botocore.config import Config
+
+CreateClient = Callable[..., Any]  # (service name, config=...) -> a botocore client
+
+
+class PreparedClients:
+    """Creates clients from one botocore session, those named to ``prepare`` in a background thread, in order.
+
+    Creating a client is CPU work (its service model and endpoint rules are read and parsed: 15-50 ms each on a
+    cold start) that a push otherwise does on its critical path, one client before each service's first call.
+    Prepared, the second client onwards is made while the first calls wait on the network. A prepared client is
+    handed out at once as a stand-in that waits for it on first use (and raises what its creation raised).
+
+    The session is only ever used by one thread at a time (botocore's sessions are not thread-safe): a client
+    that was not prepared is created by the caller once the background thread has finished.
+    """
+
+    def __init__(self, create: CreateClient) -> None:
+        self._create = create
+        self._prepared: dict[tuple[str, int], _Prepared] = {}
+        self._thread: threading.Thread | None = None
+
+    def prepare(self, wanted: Sequence[tuple[str, Config]]) -> None:
+        """Start creating ``wanted`` (service name, config) in the background, in that order; once only."""
+        if self._thread is not None:
+            raise RuntimeError("clients are prepared once")
+        # Keyed by the config's identity: the caller asks for the very Config object it prepared.
+        pending = [_Prepared(name, config) for name, config in wanted]
+        self._prepared = {(item.service_name, id(item.service_config)): item for item in pending}
+        self._thread = threading.Thread(
+            target=self._create_all, args=(pending,), name="pushdeploy-clients", daemon=True
+        )
+        self._thread.start()
+
+    def __call__(self, service_name: str, *, config: Config) -> Any:
+        prepared = self._prepared.get((service_name, id(config)))
+        if prepared is not None:
+            return prepared
+        if self._thread is not None:
+            self._thread.join()
+        return self._create(service_name, config=config)
+
+    def _create_all(self, pending: Sequence[_Prepared]) -> None:
+        for item in pending:
+            try:
+                item.set_client(self._create(item.service_name, config=item.service_config))
+            except Exception as exc:  # handed to the first user of the client, raised there
+                item.set_error(exc)
+
+
+class _Prepared:
+    """A client being created in the background: attribute access waits for it."""
+
+    def __init__(self, service_name: str, service_config: Config) -> None:
+        self.service_name = service_name
+        self.service_config = service_config
+        self._ready = threading.Event()
+        self._client: Any = None
+        self._error: Exception | None = None
+
+    def set_client(self, client: Any) -> None:
+        self._client = client
+        self._ready.set()
+
+    def set_error(self, error: Exception) -> None:
+        self._error = error
+        self._ready.set()
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for what this stand-in lacks: the client's own attributes and operations.
+        if not self._ready.is_set():
+            self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        return getattr(self._client, name)
