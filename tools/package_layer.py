@@ -3,8 +3,9 @@
     python tools/package_layer.py .aws-sam/build
 
 - **Models.** botocore ships the models of every AWS service (28 MB of the layer's 41 MB). The layer keeps those
-  of the services pushdeploy's functions call (``pushdeploy.services.SERVICES``) and botocore's own data files;
-  besides the size, a client's first creation lists every service's directory (twice), which is cold-start time.
+  of the services pushdeploy's functions call (``pushdeploy.services.SERVICES``), botocore's own data files, and
+  in endpoints.json the entries of those services. Besides the size, a client's first creation lists every
+  service's directory (twice) and parses endpoints.json: cold-start time.
 - **Bytecode.** Lambda's code directories are read-only: a module shipped without its .pyc is compiled on every
   cold start. Compiled with unchecked hashes (the files never change once deployed).
 
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import gzip
+import json
 import py_compile
 import shutil
 import sys
@@ -40,7 +43,28 @@ def trim_models(layer_python: Path, keep: frozenset[str] = SERVICES) -> list[str
     removed = sorted(present - keep)
     for name in removed:
         shutil.rmtree(data / name)
+    trim_endpoints(data, {endpoint_prefix(data / name) for name in keep})
     return removed
+
+
+def endpoint_prefix(service_dir: Path) -> str:
+    """The endpoint prefix of the service's newest model (``api.ecr`` for ecr, ``monitoring`` for cloudwatch)."""
+    newest = sorted(path for path in service_dir.iterdir() if path.is_dir())[-1]
+    model = newest / "service-2.json.gz"
+    text = gzip.decompress(model.read_bytes()) if model.exists() else (newest / "service-2.json").read_bytes()
+    return str(json.loads(text)["metadata"]["endpointPrefix"])
+
+
+def trim_endpoints(data: Path, prefixes: set[str]) -> None:
+    """Keep, in botocore's endpoints.json (1.2 MB, parsed when the first client is created), the entries of the
+    services kept; every partition's own data (regions, defaults, DNS suffixes) stays as it is."""
+    path = data / "endpoints.json"
+    endpoints = json.loads(path.read_text())
+    for partition in endpoints["partitions"]:
+        partition["services"] = {
+            prefix: entry for prefix, entry in partition.get("services", {}).items() if prefix in prefixes
+        }
+    path.write_text(json.dumps(endpoints, separators=(",", ":")))
 
 
 def package(build_dir: Path, workers: int = 0) -> None:

@@ -3,6 +3,8 @@ is compiled (Lambda's code is read-only)."""
 
 from __future__ import annotations
 
+import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -10,14 +12,30 @@ import pytest
 from pushdeploy.services import SERVICES
 from tools.package_layer import LAYER, package, trim_models
 
+PREFIXES = {"ecr": "api.ecr", "cloudwatch": "monitoring"}  # services whose endpoint prefix is not their name
+
 
 def built_layer(root: Path, services: set[str]) -> Path:
     """A `sam build`-shaped directory: the layer's botocore data with ``services`` and the top-level files."""
     data = root / LAYER / "python" / "botocore" / "data"
     for name in services:
-        (data / name / "2020-01-01").mkdir(parents=True)
-        (data / name / "2020-01-01" / "service-2.json.gz").write_bytes(b"")
-    for name in ("endpoints.json", "partitions.json", "_retry.json", "sdk-default-configuration.json"):
+        for version in ("2019-01-01", "2020-01-01"):  # the newest model names the endpoint prefix
+            (data / name / version).mkdir(parents=True)
+            model = {"metadata": {"endpointPrefix": PREFIXES.get(name, name) if version > "2019" else "old"}}
+            (data / name / version / "service-2.json.gz").write_bytes(gzip.compress(json.dumps(model).encode()))
+    endpoints = {
+        "partitions": [
+            {
+                "partition": partition,
+                "regions": {"r-1": {}},
+                "services": {PREFIXES.get(name, name): {"endpoints": {"r-1": {}}} for name in services},
+            }
+            for partition in ("aws", "aws-cn")
+        ],
+        "version": 3,
+    }
+    (data / "endpoints.json").write_text(json.dumps(endpoints))
+    for name in ("partitions.json", "_retry.json", "sdk-default-configuration.json"):
         (data / name).write_text("{}")
     (root / LAYER / "python" / "pushdeploy").mkdir()
     (root / LAYER / "python" / "pushdeploy" / "wiring.py").write_text("VALUE = 1\n")
@@ -41,6 +59,11 @@ def test_the_layer_keeps_the_models_of_the_services_called_and_botocores_own_fil
         "sdk-default-configuration.json",
     }
     assert list((build / LAYER / "python" / "pushdeploy" / "__pycache__").glob("wiring.*.pyc"))
+    # And endpoints.json keeps, in every partition, the entries of the services kept (by endpoint prefix) only
+    endpoints = json.loads((data / "endpoints.json").read_text())
+    kept = {PREFIXES.get(name, name) for name in SERVICES}
+    assert [set(partition["services"]) for partition in endpoints["partitions"]] == [kept, kept]
+    assert [partition["regions"] for partition in endpoints["partitions"]] == [{"r-1": {}}, {"r-1": {}}]
 
 
 def test_a_kept_service_without_a_model_fails_the_build_by_name(tmp_path: Path) -> None:
