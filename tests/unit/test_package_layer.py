@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,45 @@ def test_a_kept_service_without_a_model_fails_the_build_by_name(tmp_path: Path) 
     build = built_layer(tmp_path, set(SERVICES) - {"scheduler"})
     with pytest.raises(SystemExit, match="no model for scheduler"):
         trim_models(build / LAYER / "python")
+
+
+REGIONS = ("us-east-1", "eu-central-1", "ap-southeast-2", "cn-north-1", "us-gov-west-1")
+
+
+def test_clients_from_the_trimmed_models_resolve_every_endpoint_as_the_full_models_do(tmp_path: Path) -> None:
+    # Given botocore's data for the kept services and its top-level files, trimmed as the build does
+    import botocore  # noqa: PLC0415
+    import botocore.session  # noqa: PLC0415
+
+    source = Path(botocore.__file__).parent / "data"
+    python = tmp_path / LAYER / "python"
+    data = python / "botocore" / "data"
+    data.mkdir(parents=True)
+    for path in source.iterdir():
+        if path.is_file():
+            shutil.copy(path, data / path.name)
+        elif path.name in SERVICES:
+            shutil.copytree(path, data / path.name)
+    trim_models(python)
+
+    def endpoint_urls(search_path: Path | None) -> dict[tuple[str, str], str]:
+        session = botocore.session.get_session()
+        if search_path is not None:  # searched before botocore's own data: the trimmed files win
+            loader = session.get_component("data_loader")
+            loader.search_paths.insert(0, str(search_path))
+            assert loader.load_data_with_path("endpoints")[1].startswith(str(search_path))
+        urls = {}
+        for service in sorted(SERVICES):
+            for region in REGIONS:
+                client = session.create_client(
+                    service, region_name=region, aws_access_key_id="key", aws_secret_access_key="secret"
+                )
+                urls[(service, region)] = client.meta.endpoint_url
+        return urls
+
+    # When every kept service's client is created in several partitions, from the trimmed data and from the full
+    trimmed, full = endpoint_urls(data), endpoint_urls(None)
+
+    # Then every endpoint is the same
+    assert trimmed == full
+    assert trimmed[("ecr", "cn-north-1")] == "https://api.ecr.cn-north-1.amazonaws.com.cn"
