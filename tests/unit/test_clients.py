@@ -30,9 +30,12 @@ class FakeClient:
 class RecordingFactory:
     """Creates fake clients slowly, recording which thread made each and whether two creations overlapped."""
 
-    def __init__(self, delay: float = 0.01, fail: str | None = None) -> None:
+    def __init__(self, delay: float = 0.01, fail: str | None = None, hold: str | None = None) -> None:
         self.delay = delay
         self.fail = fail
+        self.hold = hold  # a service whose creation waits for ``release`` (``creating`` is set once it started)
+        self.creating = threading.Event()
+        self.release = threading.Event()
         self.made: list[tuple[str, str]] = []
         self.overlapped = False
         self._busy = threading.Lock()
@@ -42,6 +45,9 @@ class RecordingFactory:
             self.overlapped = True
             self._busy.acquire()
         try:
+            if service_name == self.hold:
+                self.creating.set()
+                self.release.wait(5)
             time.sleep(self.delay)
             if service_name == self.fail:
                 raise ValueError(f"cannot create {service_name}")
@@ -69,20 +75,37 @@ def test_prepared_clients_are_made_in_order_in_the_background_and_handed_out_at_
     assert factory.made == [(name, "pushdeploy-clients") for name in ("ssm", "dynamodb", "ecs", "ecs")]
 
 
-def test_a_client_not_prepared_is_made_by_the_caller_once_the_background_thread_is_done() -> None:
-    # Given clients being prepared slowly
-    factory = RecordingFactory(delay=0.02)
+def test_a_client_not_prepared_is_made_next_by_the_background_thread_while_it_runs() -> None:
+    # Given clients being prepared, the first one's creation still under way
+    factory = RecordingFactory(hold="ssm")
     clients = PreparedClients(factory)
     clients.prepare([("ssm", CONFIG), ("dynamodb", CONFIG), ("sns", CONFIG)])
+    assert factory.creating.wait(5)
 
-    # When one that was not prepared is asked for at once
+    # When one that was not prepared is asked for (a manual deploy's ECR client)
     ecr = clients("ecr", config=CONFIG)
+    factory.release.set()
 
-    # Then it is made in the caller's thread after the others: the session is never used by two threads at once
+    # Then the background thread makes it next, ahead of the others still waiting; one creation at a time
     assert ecr.name == "ecr"
-    assert factory.made[-1] == ("ecr", threading.current_thread().name)
-    assert [name for name, _ in factory.made] == ["ssm", "dynamodb", "sns", "ecr"]
+    assert clients("sns", config=CONFIG).name == "sns"
+    assert factory.made == [(name, "pushdeploy-clients") for name in ("ssm", "ecr", "dynamodb", "sns")]
     assert not factory.overlapped
+
+
+def test_a_client_not_prepared_is_made_by_the_caller_once_the_background_thread_is_done() -> None:
+    # Given prepared clients, all made
+    factory = RecordingFactory(delay=0)
+    clients = PreparedClients(factory)
+    clients.prepare([("ssm", CONFIG)])
+    assert clients("ssm", config=CONFIG).name == "ssm"
+    deadline = time.monotonic() + 5
+    while clients._running and time.monotonic() < deadline:  # the thread ends once its queue is empty
+        time.sleep(0.001)
+
+    # When another is asked for, the caller makes it: no thread is using the session any more
+    assert clients("ecr", config=CONFIG).name == "ecr"
+    assert factory.made[-1] == ("ecr", threading.current_thread().name)
 
 
 def test_a_client_whose_creation_failed_raises_that_error_where_it_is_first_used() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,41 +16,56 @@ class PreparedClients:
     """Creates clients from one botocore session, those named to ``prepare`` in a background thread, in order.
 
     Creating a client is CPU work (its service model and endpoint rules are read and parsed: 15-50 ms each on a
-    cold start) that a push otherwise does on its critical path, one client before each service's first call.
+    cold start) that a request otherwise does on its critical path, one client before each service's first call.
     Prepared, the second client onwards is made while the first calls wait on the network. A prepared client is
     handed out at once as a stand-in that waits for it on first use (and raises what its creation raised).
 
-    The session is only ever used by one thread at a time (botocore's sessions are not thread-safe): a client
-    that was not prepared is created by the caller once the background thread has finished.
+    The session is only ever used by one thread at a time (botocore's sessions are not thread-safe): a client that
+    was not prepared is made by the background thread next, ahead of those still waiting, while it runs (a manual
+    deploy's ECR client), and by the caller once it has finished.
     """
 
     def __init__(self, create: CreateClient) -> None:
         self._create = create
         self._prepared: dict[tuple[str, int], _Prepared] = {}
-        self._thread: threading.Thread | None = None
+        self._queue: deque[_Prepared] = deque()
+        self._lock = threading.Lock()
+        self._running = False
 
     def prepare(self, wanted: Sequence[tuple[str, Config]]) -> None:
         """Start creating ``wanted`` (service name, config) in the background, in that order; once only."""
-        if self._thread is not None:
-            raise RuntimeError("clients are prepared once")
-        # Keyed by the config's identity: the caller asks for the very Config object it prepared.
-        pending = [_Prepared(name, config) for name, config in wanted]
-        self._prepared = {(item.service_name, id(item.service_config)): item for item in pending}
-        self._thread = threading.Thread(
-            target=self._create_all, args=(pending,), name="pushdeploy-clients", daemon=True
-        )
-        self._thread.start()
+        with self._lock:
+            if self._prepared:
+                raise RuntimeError("clients are prepared once")
+            for name, config in wanted:
+                self._queue.append(self._register(name, config))
+            self._running = True
+        threading.Thread(target=self._create_queued, name="pushdeploy-clients", daemon=True).start()
 
     def __call__(self, service_name: str, *, config: Config) -> Any:
-        prepared = self._prepared.get((service_name, id(config)))
-        if prepared is not None:
-            return prepared
-        if self._thread is not None:
-            self._thread.join()
+        with self._lock:
+            prepared = self._prepared.get((service_name, id(config)))
+            if prepared is not None:
+                return prepared
+            if self._running:
+                item = self._register(service_name, config)
+                self._queue.appendleft(item)
+                return item
         return self._create(service_name, config=config)
 
-    def _create_all(self, pending: Sequence[_Prepared]) -> None:
-        for item in pending:
+    def _register(self, service_name: str, config: Config) -> _Prepared:
+        # Keyed by the config's identity: a caller asks for the very Config object it prepared.
+        item = _Prepared(service_name, config)
+        self._prepared[(service_name, id(config))] = item
+        return item
+
+    def _create_queued(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._running = False
+                    return
+                item = self._queue.popleft()
             try:
                 item.set_client(self._create(item.service_name, config=item.service_config))
             except Exception as exc:  # handed to the first user of the client, raised there
