@@ -71,8 +71,9 @@ def _import_overhead(bin_dir: Path) -> float:
     return time.perf_counter() - started
 
 
-def compare(bench: Bench, repeats: int) -> dict[str, Any]:
-    """Item 5: ``repeats`` rounds of: ecs-deploy, pushdeploy warm, pushdeploy in a fresh interpreter."""
+def compare(bench: Bench, repeats: int, built: Path | None = None) -> dict[str, Any]:
+    """Item 5: ``repeats`` rounds of: ecs-deploy, pushdeploy warm, pushdeploy in a fresh interpreter (from the
+    `sam build` output when ``built`` is given, as Lambda runs it; else from the venv)."""
     bin_dir = ensure_ecs_deploy()
     (service,) = create_services(
         bench.session, bench.world, cluster=CLUSTER, count=1, prefix="cmp", target=TARGET, tags=["v*"]
@@ -105,7 +106,7 @@ def compare(bench: Bench, repeats: int) -> dict[str, Any]:
     def pushdeploy_cold() -> dict[str, Any]:
         tag, image = new_image()
         moto_before = bench.server.seconds()
-        report = run_child(bench, {"repository": service.repository, "tag": tag, "targets": [TARGET]})
+        report = run_child(bench, {"repository": service.repository, "tag": tag, "targets": [TARGET]}, built=built)
         moto = sum(seconds_since(moto_before, bench.server.seconds()).values())
         if result_status(report["result"]) != "DEPLOYING":
             raise RuntimeError(f"pushdeploy (fresh interpreter): {report['result']}")
@@ -188,7 +189,8 @@ def compare(bench: Bench, repeats: int) -> dict[str, Any]:
             f"ecs deploy {CLUSTER} <service> --image api <repo>@sha256:... --timeout -1 --no-deregister, "
             "in bench/.venv-ecs-deploy; wall = the whole subprocess",
             "pushdeploy warm = the handler call of a manual deploy (same image change, same service) in a warm "
-            "environment; pushdeploy cold = a fresh interpreter importing the handler and serving it",
+            "environment; pushdeploy cold = a fresh interpreter importing the handler and serving it, "
+            + ("from the sam build output (python -S, as Lambda runs it)" if built else "from the venv"),
             "AWS calls counted at moto's server for all three (the same counter); the calls shown are the last round's",
             f"median of {repeats} rounds, order alternating; each run deploys a new digest (a real change)",
             "pushdeploy also records the deploy (DynamoDB), publishes a notification (SNS) and resolves the "

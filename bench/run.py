@@ -142,7 +142,12 @@ def measure_in_local_aws(
         # Before the deploy table grows: moto's TransactWriteItems copies the whole table, and only
         # pushdeploy writes to it.
         if not args.skip_compare:
-            _step(results, "compare", "5. side by side with ecs-deploy", lambda: compare(bench, sizes.compare_repeats))
+            _step(
+                results,
+                "compare",
+                "5. side by side with ecs-deploy",
+                lambda: compare(bench, sizes.compare_repeats, built),
+            )
         _step(
             results,
             "handler_time",
