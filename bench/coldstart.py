@@ -98,6 +98,7 @@ def run_child(
     interpreter = report["started_at"] - launched
     report.update(
         wall_s=ended - launched,
+        to_result_s=report["result_at"] - launched,
         interpreter_s=interpreter,
         own_event_s=report["event_s"] - report["api_s"],
         cold_excl_aws_s=interpreter + report["import_s"] + report["event_s"] - report["api_s"],

@@ -314,6 +314,9 @@ def _compare(section: dict[str, Any] | None) -> list[str]:
         "| measure | " + " | ".join(name for name, _ in tools) + " |",
         "| --- | " + " | ".join("---:" for _ in tools) + " |",
         "| wall ms | " + " | ".join(f"{data['wall_ms']:.0f}" for _, data in tools) + " |",
+        "| until the result ms (no interpreter teardown) | "
+        + " | ".join(f"{data['to_result_ms']:.0f}" if "to_result_ms" in data else "-" for _, data in tools)
+        + " |",
         "| of which interpreter start + import ms | "
         + " | ".join(
             f"{data['interpreter_import_ms']:.0f}" if "interpreter_import_ms" in data else "-" for _, data in tools
@@ -335,8 +338,10 @@ def _compare(section: dict[str, Any] | None) -> list[str]:
         f"{ratios['calls_pushdeploy_cold_over_ecs_deploy']} (fresh interpreter).",
         "",
         "Target: a fresh-interpreter manual deploy faster than `ecs deploy`, pair by pair: pushdeploy / ecs-deploy "
-        f"= {ratios.get('wall_pushdeploy_cold_over_ecs_deploy_pairwise', 0)} (median of the rounds' ratios): "
-        f"{_met(ratios.get('wall_pushdeploy_cold_over_ecs_deploy_pairwise', 9) < 1)}.",
+        f"= {ratios.get('wall_pushdeploy_cold_over_ecs_deploy_pairwise', 0)} (median of the rounds' ratios, whole "
+        f"processes): {_met(ratios.get('wall_pushdeploy_cold_over_ecs_deploy_pairwise', 9) < 1)}. Until each "
+        "one's result (the handler's return, when Lambda answers, which never tears the interpreter down; the "
+        f"command's return): {ratios.get('to_result_pushdeploy_cold_over_ecs_deploy_pairwise', '-')}.",
         "",
     ]
     return lines

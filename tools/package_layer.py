@@ -3,9 +3,10 @@
     python tools/package_layer.py .aws-sam/build
 
 - **Models.** botocore ships the models of every AWS service (28 MB of the layer's 41 MB). The layer keeps those
-  of the services pushdeploy's functions call (``pushdeploy.services.SERVICES``), botocore's own data files, and
-  in endpoints.json the entries of those services. Besides the size, a client's first creation lists every
-  service's directory (twice) and parses endpoints.json: cold-start time.
+  of the services pushdeploy's functions call, each cut down to the operations they call and the shapes those use
+  (``pushdeploy.services.OPERATIONS``), botocore's own data files, and in endpoints.json the entries of those
+  services. Besides the size, a cold start lists every service's directory (twice) and parses endpoints.json and
+  the whole model of every service it creates a client of; a smaller model also means fewer objects in memory.
 - **Bytecode.** Lambda's code directories are read-only: a module shipped without its .pyc is compiled on every
   cold start. Compiled with unchecked hashes (the files never change once deployed).
 
@@ -23,16 +24,22 @@ import py_compile
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 LAYER = "PushdeployLayer"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "pushdeploy"))
-from pushdeploy.services import SERVICES  # noqa: E402 - no import of its own: plain Python is enough
+from pushdeploy.services import OPERATIONS, SERVICES  # noqa: E402 - no import of its own: plain Python is enough
+
+MODEL = "service-2.json.gz"
 
 
-def trim_models(layer_python: Path, keep: frozenset[str] = SERVICES) -> list[str]:
-    """Remove the service models under ``layer_python``/botocore/data that ``keep`` does not name; the files at
-    the data directory's top (endpoints, partitions, retry and default configuration) stay. Returns the removed
-    service names. Fails if a kept service has no model there (a misspelling, or a botocore without it)."""
+def trim_models(
+    layer_python: Path, keep: frozenset[str] = SERVICES, operations: dict[str, frozenset[str]] = OPERATIONS
+) -> list[str]:
+    """Remove the service models under ``layer_python``/botocore/data that ``keep`` does not name, and cut each
+    kept one down to its newest API version, ``operations`` and the shapes they use (documentation and examples
+    dropped); the files at the data directory's top stay, endpoints.json cut to the kept services. Returns the
+    removed service names. Fails if a kept service or operation has no model there."""
     data = layer_python / "botocore" / "data"
     if not data.is_dir():
         raise SystemExit(f"{data} not found: is this a `sam build` output of the layer?")
@@ -43,14 +50,71 @@ def trim_models(layer_python: Path, keep: frozenset[str] = SERVICES) -> list[str
     removed = sorted(present - keep)
     for name in removed:
         shutil.rmtree(data / name)
+    for name in sorted(keep):
+        newest = _newest_version(data / name)
+        for older in (path for path in (data / name).iterdir() if path.is_dir() and path != newest):
+            shutil.rmtree(older)
+        (newest / "examples-1.json").unlink(missing_ok=True)
+        if name in operations:
+            model_path = newest / MODEL
+            model = json.loads(gzip.decompress(model_path.read_bytes()))
+            trimmed = trim_model(model, operations[name], f"{name} ({model_path})")
+            model_path.write_bytes(gzip.compress(json.dumps(trimmed, separators=(",", ":")).encode(), mtime=0))
     trim_endpoints(data, {endpoint_prefix(data / name) for name in keep})
     return removed
 
 
+def trim_model(model: dict[str, Any], operations: frozenset[str], label: str) -> dict[str, Any]:
+    """``model`` (a botocore service-2 document) with ``operations`` only, the shapes their inputs, outputs and
+    errors reach, and no documentation; every other top-level key (metadata, endpoint parameters) as it is."""
+    unknown = sorted(operations - set(model["operations"]))
+    if unknown:
+        raise SystemExit(f"{label} has no operation {', '.join(unknown)} (pushdeploy/services.py)")
+    kept_operations = {name: model["operations"][name] for name in sorted(operations)}
+    shapes: dict[str, Any] = model["shapes"]
+    reached: set[str] = set()
+    pending = [
+        reference["shape"]
+        for operation in kept_operations.values()
+        for reference in (operation.get("input"), operation.get("output"), *operation.get("errors", []))
+        if reference
+    ]
+    while pending:
+        name = pending.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        shape = shapes[name]
+        pending.extend(member["shape"] for member in shape.get("members", {}).values())
+        pending.extend(shape[part]["shape"] for part in ("member", "key", "value") if part in shape)
+    return {
+        **model,
+        "operations": {name: _undocumented(operation) for name, operation in kept_operations.items()},
+        "shapes": {name: _undocumented(shapes[name]) for name in sorted(reached)},
+    }
+
+
+def _undocumented(definition: dict[str, Any]) -> dict[str, Any]:
+    """An operation or shape without its documentation (botocore reads it for docstrings only)."""
+    result = {key: value for key, value in definition.items() if key not in {"documentation", "documentationUrl"}}
+    if "members" in result:  # member names are the API's, never dropped; their definitions lose their docs
+        result["members"] = {name: _undocumented(member) for name, member in result["members"].items()}
+    for part in ("member", "key", "value", "input", "output"):
+        if isinstance(result.get(part), dict):
+            result[part] = _undocumented(result[part])
+    if "errors" in result:
+        result["errors"] = [_undocumented(error) for error in result["errors"]]
+    return result
+
+
+def _newest_version(service_dir: Path) -> Path:
+    return sorted(path for path in service_dir.iterdir() if path.is_dir())[-1]
+
+
 def endpoint_prefix(service_dir: Path) -> str:
     """The endpoint prefix of the service's newest model (``api.ecr`` for ecr, ``monitoring`` for cloudwatch)."""
-    newest = sorted(path for path in service_dir.iterdir() if path.is_dir())[-1]
-    model = newest / "service-2.json.gz"
+    newest = _newest_version(service_dir)
+    model = newest / MODEL
     text = gzip.decompress(model.read_bytes()) if model.exists() else (newest / "service-2.json").read_bytes()
     return str(json.loads(text)["metadata"]["endpointPrefix"])
 
@@ -72,7 +136,10 @@ def package(build_dir: Path, workers: int = 0) -> None:
     0: one per CPU)."""
     layer_python = build_dir / LAYER / "python"
     removed = trim_models(layer_python)
-    print(f"{LAYER}: kept botocore's models of {', '.join(sorted(SERVICES))}; removed {len(removed)} others")
+    print(
+        f"{LAYER}: kept botocore's models of {', '.join(sorted(SERVICES))} "
+        f"({sum(len(names) for names in OPERATIONS.values())} operations); removed {len(removed)} others"
+    )
     if not compileall.compile_dir(
         build_dir, quiet=1, workers=workers, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
     ):

@@ -83,6 +83,7 @@ class AwsCall:
     params: Mapping[str, Any]
     response: Mapping[str, Any] | None
     error: str | None
+    client_service: str  # botocore's name of the service (the IAM prefix above differs for a few)
 
     def requests(self, topic_keys: Mapping[str, str]) -> list[Request]:
         """The IAM requests this call is authorized as."""
@@ -131,10 +132,13 @@ class CallRecorder:
             function, by_lambda = self._callers[-1]
             signing_name = client.meta.service_model.signing_name
             service = IAM_PREFIXES.get(signing_name, signing_name)
+            client_service = client.meta.service_model.service_name
             snapshot = copy.deepcopy(params)
 
             def keep(response: Mapping[str, Any] | None, error: str | None) -> None:
-                self.calls.append(AwsCall(function, by_lambda, service, operation, snapshot, response, error))
+                self.calls.append(
+                    AwsCall(function, by_lambda, service, operation, snapshot, response, error, client_service)
+                )
 
             if operation in self.failures:
                 keep(None, self.failures[operation])

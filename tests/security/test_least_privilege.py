@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from pushdeploy.services import OPERATIONS
 from tests.helpers import load_event
 from tests.security.harness import (
     FUNCTION,
@@ -552,6 +553,17 @@ def test_every_call_each_function_makes_is_allowed_by_its_role(template: dict[st
     services = {d.request.action.split(":")[0] for d in found[FUNCTION][1]}
     assert services == {"ecs", "iam", "ssm", "ecr", "dynamodb", "sns", "kms", "sqs", "cloudwatch", "scheduler"}
     assert recorded.topic_keys, "the deploy topic is not encrypted"
+
+
+@pytest.mark.e2e
+def test_every_operation_the_functions_call_is_one_the_built_layers_models_keep(recorded: Recorded) -> None:
+    # Given the calls the functions' code made in the scenarios (not Lambda's own for them)
+    called = {(call.client_service, call.operation) for call in recorded.calls if not call.by_lambda}
+
+    # Then each is listed in pushdeploy.services: the built layer keeps the models of those operations only
+    kept = {(service, operation) for service, operations in OPERATIONS.items() for operation in operations}
+    assert called - kept == set(), "add these to layers/pushdeploy/pushdeploy/services.py"
+    assert len(called) > 20, "the scenarios made fewer calls than they are known to"
 
 
 @pytest.mark.e2e

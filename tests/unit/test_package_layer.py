@@ -7,11 +7,12 @@ import gzip
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pushdeploy.services import SERVICES
-from tools.package_layer import LAYER, package, trim_models
+from pushdeploy.services import OPERATIONS, SERVICES
+from tools.package_layer import LAYER, package, trim_model, trim_models
 
 PREFIXES = {"ecr": "api.ecr", "cloudwatch": "monitoring"}  # services whose endpoint prefix is not their name
 
@@ -22,7 +23,12 @@ def built_layer(root: Path, services: set[str]) -> Path:
     for name in services:
         for version in ("2019-01-01", "2020-01-01"):  # the newest model names the endpoint prefix
             (data / name / version).mkdir(parents=True)
-            model = {"metadata": {"endpointPrefix": PREFIXES.get(name, name) if version > "2019" else "old"}}
+            operations = {operation: {"name": operation} for operation in OPERATIONS.get(name, {"Other"})}
+            model = {
+                "metadata": {"endpointPrefix": PREFIXES.get(name, name) if version > "2019" else "old"},
+                "operations": operations,
+                "shapes": {},
+            }
             (data / name / version / "service-2.json.gz").write_bytes(gzip.compress(json.dumps(model).encode()))
     endpoints = {
         "partitions": [
@@ -50,9 +56,11 @@ def test_the_layer_keeps_the_models_of_the_services_called_and_botocores_own_fil
     # When it is packaged
     package(build, workers=1)
 
-    # Then only the two others are gone; the data directory's own files stay; bytecode is written
+    # Then only the two others are gone, and of each kept service its newest version; the data directory's own
+    # files stay; bytecode is written
     data = build / LAYER / "python" / "botocore" / "data"
     assert {path.name for path in data.iterdir() if path.is_dir()} == SERVICES
+    assert {version.name for name in SERVICES for version in (data / name).iterdir()} == {"2020-01-01"}
     assert {path.name for path in data.iterdir() if path.is_file()} == {
         "endpoints.json",
         "partitions.json",
@@ -113,3 +121,71 @@ def test_clients_from_the_trimmed_models_resolve_every_endpoint_as_the_full_mode
     # Then every endpoint is the same
     assert trimmed == full
     assert trimmed[("ecr", "cn-north-1")] == "https://api.ecr.cn-north-1.amazonaws.com.cn"
+    # And each trimmed model has exactly the operations listed, every shape they use resolvable
+    session = botocore.session.get_session()
+    session.get_component("data_loader").search_paths.insert(0, str(data))
+    for service, operations in OPERATIONS.items():
+        model = session.get_service_model(service)
+        assert set(model.operation_names) == operations, service
+        for name in operations:
+            operation = model.operation_model(name)
+            for shape in (operation.input_shape, operation.output_shape, *operation.error_shapes):
+                resolve_every_member(shape)
+
+
+def resolve_every_member(shape: Any, seen: set[str] | None = None) -> None:
+    """Walk ``shape``'s members, list members and map keys and values: a shape the model lacks raises."""
+    seen = set() if seen is None else seen
+    if shape is None or shape.name in seen:
+        return
+    seen.add(shape.name)
+    for member in getattr(shape, "members", {}).values():
+        resolve_every_member(member, seen)
+    for part in ("member", "key", "value"):  # a list's member, a map's key and value
+        resolve_every_member(getattr(shape, part, None), seen)
+
+
+MODEL = {
+    "version": "2.0",
+    "metadata": {"endpointPrefix": "svc", "protocol": "json"},
+    "operations": {
+        "GetThing": {
+            "name": "GetThing",
+            "input": {"shape": "GetThingRequest"},
+            "output": {"shape": "GetThingResponse", "documentation": "<p>out</p>"},
+            "errors": [{"shape": "NotFound"}],
+            "documentation": "<p>Gets a thing.</p>",
+        },
+        "DeleteThing": {"name": "DeleteThing", "input": {"shape": "DeleteThingRequest"}},
+    },
+    "shapes": {
+        "GetThingRequest": {"type": "structure", "members": {"Name": {"shape": "Name", "documentation": "x"}}},
+        "GetThingResponse": {
+            "type": "structure",
+            "members": {"Tags": {"shape": "TagMap"}, "documentation": {"shape": "Name"}},
+        },
+        "TagMap": {"type": "map", "key": {"shape": "Name"}, "value": {"shape": "Values"}},
+        "Values": {"type": "list", "member": {"shape": "Name"}},
+        "Name": {"type": "string", "documentation": "<p>A name.</p>"},
+        "NotFound": {"type": "structure", "members": {}, "exception": True},
+        "DeleteThingRequest": {"type": "structure", "members": {"Force": {"shape": "Flag"}}},
+        "Flag": {"type": "boolean"},
+    },
+}
+
+
+def test_a_model_keeps_its_operations_and_every_shape_they_reach_without_documentation() -> None:
+    trimmed = trim_model(MODEL, frozenset({"GetThing"}), "svc")
+
+    assert list(trimmed["operations"]) == ["GetThing"]
+    assert set(trimmed["shapes"]) == {"GetThingRequest", "GetThingResponse", "TagMap", "Values", "Name", "NotFound"}
+    assert trimmed["metadata"] == MODEL["metadata"]
+    assert "documentation" not in json.dumps(trimmed["operations"])
+    assert trimmed["shapes"]["GetThingRequest"]["members"] == {"Name": {"shape": "Name"}}
+    # A member the API names "documentation" is a member, not documentation
+    assert set(trimmed["shapes"]["GetThingResponse"]["members"]) == {"Tags", "documentation"}
+
+
+def test_an_operation_the_model_lacks_fails_the_build_by_name() -> None:
+    with pytest.raises(SystemExit, match="svc has no operation ListThings"):
+        trim_model(MODEL, frozenset({"GetThing", "ListThings"}), "svc")
