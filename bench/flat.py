@@ -40,13 +40,13 @@ def _with_configs(bench: Bench, repository: str, count: int, measure: Callable[[
         for index in range(count)
     ]
     try:
-        wiring.entry_point.cache_clear()
+        wiring.forget_built()
         _single_attempt(bench, bench.new_push(REPOSITORY, f"staging-warmup-{repository}"), "warm-up")
         return measure()
     finally:
         for start in range(0, len(names), 10):
             ssm.delete_parameters(Names=names[start : start + 10])
-        wiring.entry_point.cache_clear()
+        wiring.forget_built()
 
 
 def flat_costs(bench: Bench, history: dict[str, Any] | None) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def flat_costs(bench: Bench, history: dict[str, Any] | None) -> dict[str, Any]:
             result["history"]["after_cap_own_ms_median"] = round(
                 statistics.median(own[HISTORY_CAP : HISTORY_CAP + WINDOW]), 2
             )
-    wiring.entry_point.cache_clear()
+    wiring.forget_built()
     _single_attempt(bench, bench.new_push(REPOSITORY, "staging-warmup-base"), "warm-up")
     baseline = _window(bench, "base")
     others = _with_configs(bench, "elsewhere", MANY_TARGETS, lambda: _window(bench, "others"))

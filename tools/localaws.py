@@ -689,8 +689,7 @@ def _load_handler_module(function: StackFunction) -> ModuleType:
     # A warm environment keeps its clients; a new stack (new server) needs new ones.
     from pushdeploy import wiring  # noqa: PLC0415
 
-    for built in (wiring.entry_point, wiring.tracker, wiring.slack_notifier, wiring.slack_approvals):
-        built.cache_clear()
+    wiring.forget_built()
     return module
 
 

@@ -684,6 +684,7 @@ def test_importing_the_function_creates_no_aws_client(monkeypatch: pytest.Monkey
     # Given every way of creating a boto3 client fails, and the pushdeploy package is imported afresh.
     # One client is let through: powertools' Tracer() imports the X-Ray SDK, whose recorder builds an unsigned
     # botocore "xray" client for the local X-Ray daemon (sampling rules) the first time it is imported.
+    wiring.reset()  # and the clients earlier builds were making in the background are made
     created: list[str] = []
     create_client = botocore.session.Session.create_client
 

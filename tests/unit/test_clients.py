@@ -99,9 +99,8 @@ def test_a_client_not_prepared_is_made_by_the_caller_once_the_background_thread_
     clients = PreparedClients(factory)
     clients.prepare([("ssm", CONFIG)])
     assert clients("ssm", config=CONFIG).name == "ssm"
-    deadline = time.monotonic() + 5
-    while clients._running and time.monotonic() < deadline:  # the thread ends once its queue is empty
-        time.sleep(0.001)
+    clients.wait()
+    assert not clients.running
 
     # When another is asked for, the caller makes it: no thread is using the session any more
     assert clients("ecr", config=CONFIG).name == "ecr"

@@ -31,6 +31,7 @@ class PreparedClients:
         self._queue: deque[_Prepared] = deque()
         self._lock = threading.Lock()
         self._running = False
+        self._thread: threading.Thread | None = None
 
     def prepare(self, wanted: Sequence[tuple[str, Config]]) -> None:
         """Start creating ``wanted`` (service name, config) in the background, in that order; once only."""
@@ -40,7 +41,19 @@ class PreparedClients:
             for name, config in wanted:
                 self._queue.append(self._register(name, config))
             self._running = True
-        threading.Thread(target=self._create_queued, name="pushdeploy-clients", daemon=True).start()
+        self._thread = threading.Thread(target=self._create_queued, name="pushdeploy-clients", daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        """Whether the background thread is still making clients."""
+        with self._lock:
+            return self._running
+
+    def wait(self) -> None:
+        """Return once the background thread has made every client asked of it."""
+        if self._thread is not None:
+            self._thread.join()
 
     def __call__(self, service_name: str, *, config: Config) -> Any:
         with self._lock:

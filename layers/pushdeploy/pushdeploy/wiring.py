@@ -172,7 +172,11 @@ def prepared_first(client: Clients, session: boto3.Session | None, wanted: list[
         return client
     prepared = PreparedClients(client)
     prepared.prepare(wanted)
+    _preparing[:] = [*(other for other in _preparing if other.running), prepared]
     return prepared
+
+
+_preparing: list[PreparedClients] = []  # the builds whose clients may still be being made (see forget_built)
 
 
 def on_first_use[Built](build: Callable[[], Built]) -> Built:
@@ -537,6 +541,14 @@ def reset(seams: Seams | None = None) -> None:
     the benchmark vary time and clients this way; ``reset()`` puts the defaults back)."""
     global _seams  # noqa: PLW0603 - the composition root's one piece of state
     _seams = seams or Seams()
+    forget_built()
+
+
+def forget_built() -> None:
+    """Forget every use case built so far, keeping the seams: the next invocation builds them anew. Returns once
+    the clients they were making in the background are made, so that nothing of theirs runs on afterwards."""
+    while _preparing:
+        _preparing.pop().wait()
     for built in (entry_point, tracker, slack_notifier, slack_approvals):
         built.cache_clear()
 
