@@ -65,6 +65,11 @@ class Settings:
         )
 
 
+# The schedules' name prefix when the environment sets no TIMER_PREFIX; also what the use cases are given when the
+# stack sets no timers at all (they then set none, so it names nothing).
+DEFAULT_TIMER_PREFIX = "pushdeploy-"
+
+
 @dataclass(frozen=True)
 class TimerSettings:
     """Where the deploy function's timers go: one-time schedules that invoke the function itself."""
@@ -88,7 +93,7 @@ class TimerSettings:
         return cls(
             function_arn=f"arn:{partition}:lambda:{region}:{account}:function:{function_name}",
             role_arn=role_arn,
-            name_prefix=env.get("TIMER_PREFIX", "pushdeploy-"),
+            name_prefix=env.get("TIMER_PREFIX", DEFAULT_TIMER_PREFIX),
             dead_letter_arn=env.get("TIMER_DEAD_LETTER_ARN") or None,
         )
 

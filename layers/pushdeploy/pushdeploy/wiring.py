@@ -25,6 +25,7 @@ from pushdeploy.domain.report import DeployOutcome
 from pushdeploy.entrypoint import DeployEntryPoint, record_metrics
 from pushdeploy.services import SERVICES
 from pushdeploy.settings import (
+    DEFAULT_TIMER_PREFIX,
     RegistryTrust,
     Settings,
     SlackApprovalSettings,
@@ -237,7 +238,7 @@ def build_entry_point(
     ledger = DynamoDbLedger(dynamodb, settings.table_name)
     waits = on_first_use(lambda: wait_ledger(dynamodb, settings.table_name, seams))  # gates and promotions
     timers = build_timers(settings.timers, client, seams)
-    timer_prefix = settings.timers.name_prefix if settings.timers else "pushdeploy-"
+    timer_prefix = settings.timers.name_prefix if settings.timers else DEFAULT_TIMER_PREFIX
     soak = (
         on_first_use(
             lambda: soak_timers(configs=configs, ledger=waits, timers=timers, prefix=timer_prefix, seams=seams)
@@ -271,7 +272,7 @@ def build_entry_point(
         ecs=tasks,
         ledger=ledger,
         timers=timers,
-        timer_prefix=settings.timers.name_prefix if settings.timers else None,
+        timer_prefix=timer_prefix,
         announcer=Announcer(publisher, seams.clock, settings.region),
         clock=seams.clock,
         region=settings.region,
