@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import botocore
+import botocore.session
 import pytest
 
 from pushdeploy.services import OPERATIONS, SERVICES
@@ -81,24 +86,30 @@ def test_a_kept_service_without_a_model_fails_the_build_by_name(tmp_path: Path) 
         trim_models(build / LAYER / "python")
 
 
+def trimmed_botocore(root: Path) -> Path:
+    """A layer's python directory holding a copy of the installed botocore, its data trimmed as the build does
+    (only the kept services' directories and the top-level files are copied, to save the time)."""
+    source = Path(botocore.__file__).parent
+    python = root / LAYER / "python"
+    shutil.copytree(
+        source,
+        python / "botocore",
+        ignore=lambda folder, names: [
+            name
+            for name in names
+            if Path(folder) == source / "data" and (source / "data" / name).is_dir() and name not in SERVICES
+        ],
+    )
+    trim_models(python)
+    return python
+
+
 REGIONS = ("us-east-1", "eu-central-1", "ap-southeast-2", "cn-north-1", "us-gov-west-1")
 
 
 def test_clients_from_the_trimmed_models_resolve_every_endpoint_as_the_full_models_do(tmp_path: Path) -> None:
     # Given botocore's data for the kept services and its top-level files, trimmed as the build does
-    import botocore  # noqa: PLC0415
-    import botocore.session  # noqa: PLC0415
-
-    source = Path(botocore.__file__).parent / "data"
-    python = tmp_path / LAYER / "python"
-    data = python / "botocore" / "data"
-    data.mkdir(parents=True)
-    for path in source.iterdir():
-        if path.is_file():
-            shutil.copy(path, data / path.name)
-        elif path.name in SERVICES:
-            shutil.copytree(path, data / path.name)
-    trim_models(python)
+    data = trimmed_botocore(tmp_path) / "botocore" / "data"
 
     def endpoint_urls(search_path: Path | None) -> dict[tuple[str, str], str]:
         session = botocore.session.get_session()
@@ -189,3 +200,40 @@ def test_a_model_keeps_its_operations_and_every_shape_they_reach_without_documen
 def test_an_operation_the_model_lacks_fails_the_build_by_name() -> None:
     with pytest.raises(SystemExit, match="svc has no operation ListThings"):
         trim_model(MODEL, frozenset({"GetThing", "ListThings"}), "svc")
+
+
+TRACED_IMPORT = (
+    "import sys, botocore\n"
+    "assert botocore.__file__.startswith(sys.argv[1]), botocore.__file__\n"
+    "import importlib.util\n"
+    "spec = importlib.util.spec_from_file_location('app', sys.argv[2])\n"
+    "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+    "import aws_xray_sdk.core\n"
+    "print('traced')\n"
+)
+
+
+def test_the_deploy_function_imports_with_tracing_on_from_the_trimmed_models(tmp_path: Path) -> None:
+    # Given the trimmed botocore first on the path, as the layer is on Lambda, and tracing on (Tracing: Active)
+    python = trimmed_botocore(tmp_path)
+    root = Path(__file__).resolve().parents[2]
+    path = os.pathsep.join([str(python), str(root / "layers" / "pushdeploy"), *sys.path])
+    environment = {
+        "PYTHONPATH": path,
+        "AWS_REGION": "us-east-1",
+        "LAMBDA_TASK_ROOT": str(root / "functions" / "deploy"),
+    }
+
+    # When the deploy function's handler module is imported, which imports the X-Ray SDK and patches botocore (on
+    # Lambda the SDK samples locally: it creates no "xray" client, whose model the layer does not keep)
+    result = subprocess.run(
+        [sys.executable, "-c", TRACED_IMPORT, str(python), str(root / "functions" / "deploy" / "app.py")],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    # Then it imports, the handler traced
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["traced"]
